@@ -1,0 +1,1 @@
+"""Leadflow handover: tells sales systems about sales-qualified leads, signed, retried, recorded."""

@@ -1,0 +1,1 @@
+"""PostgreSQL and HTTP adapters of the handover service."""

@@ -1,0 +1,1 @@
+"""Pure handover decisions: signing, retry schedule. No I/O, no clock."""

@@ -1,0 +1,1 @@
+"""Leadflow ingest: the HTTP edge that validates, normalises and publishes touchpoints."""

@@ -1,0 +1,109 @@
+"""HTTP request and response bodies of the ingest API (not the event payloads, not storage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leadflow_events import TouchpointType
+
+MAX_TEXT = 256
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    first_name: str | None = Field(default=None, max_length=MAX_TEXT)
+    last_name: str | None = Field(default=None, max_length=MAX_TEXT)
+    company: str | None = Field(default=None, max_length=MAX_TEXT)
+    job_title: str | None = Field(default=None, max_length=MAX_TEXT)
+    company_size: int | None = Field(default=None, ge=0, le=10_000_000)
+    industry: str | None = Field(default=None, max_length=MAX_TEXT)
+    country: str | None = Field(default=None, min_length=2, max_length=2, description="ISO 3166-1 alpha-2.")
+    phone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+
+class TouchpointIn(BaseModel):
+    """One touchpoint as a website, form tool or script sends it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "form_submitted",
+                    "email": "Ada.Lovelace@Example.com",
+                    "occurred_at": "2026-11-27T09:30:00Z",
+                    "profile": {"first_name": "Ada", "last_name": "Lovelace", "company": "Analytical Engines Ltd",
+                                "job_title": "Head of Engineering", "company_size": 120, "country": "GB"},
+                    "properties": {"form_id": "contact", "page_url": "https://example.com/contact"},
+                }
+            ]
+        },
+    )
+
+    type: TouchpointType = Field(description="What happened.")
+    email: str | None = Field(default=None, max_length=320, description="The lead's e-mail; normalised to lower case.")
+    anonymous_id: str | None = Field(default=None, min_length=1, max_length=128, description="Anonymous visitor id (cookie).")
+    occurred_at: AwareDatetime | None = Field(default=None, description="When it happened (RFC 3339 with offset); now when omitted.")
+    event_id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="The sender's own id for this touchpoint; a repeat with the same id is not counted twice.",
+    )
+    source_id: str | None = Field(default=None, max_length=128)
+    profile: ProfileIn = ProfileIn()
+    properties: dict[str, Any] = Field(default_factory=dict, description="Free properties (page_url, form_id, asset, utm_*).")
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            checked = validate_email(value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"not a valid e-mail address: {exc}") from exc
+        return checked.normalized.lower()
+
+    @field_validator("properties")
+    @classmethod
+    def _small_properties(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > 50:
+            raise ValueError("at most 50 properties")
+        for key, item in value.items():
+            if len(key) > 64:
+                raise ValueError(f"property name {key[:20]!r}... is longer than 64 characters")
+            if isinstance(item, str) and len(item) > 2048:
+                raise ValueError(f"property {key!r} is longer than 2048 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _identified(self) -> TouchpointIn:
+        if not self.email and not self.anonymous_id:
+            raise ValueError("give an email or an anonymous_id, so the touchpoint can be attributed to a lead")
+        return self
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    touchpoints: list[TouchpointIn] = Field(min_length=1, description="Up to 500 touchpoints.")
+
+
+class Accepted(BaseModel):
+    event_id: str = Field(description="The id of the recorded touchpoint event.")
+    lead_key: str = Field(description="The key the touchpoint was filed under (e-mail or anon:<id>).")
+
+
+class BatchAccepted(BaseModel):
+    accepted: int
+    event_ids: list[str]

@@ -1,0 +1,93 @@
+"""Builds touchpoint events and publishes them, answering only after Kafka acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+
+from leadflow_events import (
+    TOUCHPOINT_RECORDED_V1, CloudEvent, LeadIdentity, LeadProfile, TouchpointRecorded, encode_event,
+)
+from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
+
+from leadflow_ingest.contracts import TouchpointIn
+
+SOURCE = "/leadflow/ingest"
+DATASCHEMA = "https://leadflow.dev/schemas/leadflow.touchpoint.recorded.v1.schema.json"
+EVENT_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000003")
+
+PUBLISHED = Counter("leadflow_ingest_touchpoints_total", "Touchpoints acknowledged by Kafka.", ["type"])
+PRODUCE_ERRORS = Counter("leadflow_ingest_produce_errors_total", "Publishes that failed or timed out.", ["reason"])
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not acknowledge in time; nothing may be reported as accepted."""
+
+
+def event_id_for(item: TouchpointIn, idempotency_key: str | None, index: int = 0) -> str:
+    """A sender's id (or Idempotency-Key) always maps to the same event id, so retries dedupe downstream."""
+    if item.event_id:
+        return str(uuid.uuid5(EVENT_NAMESPACE, f"{item.source_id or ''}:{item.event_id}"))
+    if idempotency_key:
+        return str(uuid.uuid5(EVENT_NAMESPACE, f"idem:{idempotency_key}:{index}"))
+    return str(uuid.uuid4())
+
+
+def build_event(item: TouchpointIn, event_id: str, now: datetime, traceparent: str | None) -> CloudEvent[TouchpointRecorded]:
+    identity = LeadIdentity(email=item.email, anonymous_id=item.anonymous_id)
+    data = TouchpointRecorded(
+        touchpoint_type=item.type,
+        occurred_at=item.occurred_at or now,
+        identity=identity,
+        profile=LeadProfile(**item.profile.model_dump()),
+        properties=item.properties,
+        source_id=item.source_id,
+        received_at=now,
+    )
+    return CloudEvent[TouchpointRecorded](
+        id=event_id, source=SOURCE, type=TOUCHPOINT_RECORDED_V1, time=data.occurred_at,
+        subject=identity.lead_key, dataschema=DATASCHEMA, traceparent=traceparent, data=data,
+    )
+
+
+class TouchpointPublisher:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, timeout: float) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.timeout = timeout
+        self.started = False
+
+    async def publish(self, events: Sequence[CloudEvent[TouchpointRecorded]]) -> None:
+        if not self.started:
+            PRODUCE_ERRORS.labels("not_connected").inc()
+            raise KafkaUnavailable("not connected to Kafka yet")
+        try:
+            await asyncio.wait_for(self._send_all(events), self.timeout)
+        except (KafkaError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+            PRODUCE_ERRORS.labels(type(exc).__name__).inc()
+            raise KafkaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        for event in events:
+            PUBLISHED.labels(event.data.touchpoint_type.value).inc()
+
+    async def _send_all(self, events: Sequence[CloudEvent[TouchpointRecorded]]) -> None:
+        futures = []
+        for event in events:
+            headers = list(CLOUDEVENT_HEADERS)
+            if event.traceparent:
+                headers.append(("traceparent", event.traceparent.encode()))
+            futures.append(
+                await self.producer.send(
+                    self.topic, value=encode_event(event), key=event.data.identity.lead_key.encode(), headers=headers
+                )
+            )
+        await asyncio.gather(*futures)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

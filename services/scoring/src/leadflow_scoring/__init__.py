@@ -1,0 +1,1 @@
+"""Leadflow scoring: owns lead state, applies the scoring model, emits stage changes."""

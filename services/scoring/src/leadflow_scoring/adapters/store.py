@@ -1,0 +1,115 @@
+"""Reads and writes lead state in bulk: one SELECT per batch, one multi-row upsert, bulk inserts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from leadflow_events import Stage
+
+from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
+from leadflow_scoring.domain.leads import LeadState, LedgerEntry
+
+
+def _row_to_state(row: Any) -> LeadState:
+    return LeadState(
+        lead_id=str(row.lead_id),
+        lead_key=row.lead_key,
+        email=row.email,
+        anonymous_id=row.anonymous_id,
+        stage=Stage(row.stage),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        stage_changed_at=row.stage_changed_at,
+        profile=MappingProxyType(row.profile or {}),
+        engagement=row.engagement,
+        fit=row.fit,
+        rule_hits=MappingProxyType(row.rule_hits or {}),
+        rule_points=MappingProxyType(row.rule_points or {}),
+        touchpoint_count=row.touchpoint_count,
+        fit_ledger=tuple(LedgerEntry(**e) for e in (row.fit_ledger or [])),
+    )
+
+
+async def load_leads(conn: AsyncConnection, lead_keys: Iterable[str]) -> dict[str, LeadState]:
+    keys = list(set(lead_keys))
+    if not keys:
+        return {}
+    rows = await conn.execute(select(leads).where(leads.c.lead_key.in_(keys)))
+    return {row.lead_key: _row_to_state(row) for row in rows}
+
+
+def _state_to_row(state: LeadState, model_id: str, model_hash: str) -> dict[str, Any]:
+    return {
+        "lead_id": state.lead_id,
+        "lead_key": state.lead_key,
+        "email": state.email,
+        "anonymous_id": state.anonymous_id,
+        "stage": state.stage.value,
+        "score": state.score,
+        "fit": state.fit,
+        "engagement": state.engagement,
+        "profile": dict(state.profile),
+        "rule_hits": dict(state.rule_hits),
+        "rule_points": dict(state.rule_points),
+        "fit_ledger": [
+            {"rule_id": e.rule_id, "dimension": e.dimension, "points": e.points, "reason": e.reason} for e in state.fit_ledger
+        ],
+        "touchpoint_count": state.touchpoint_count,
+        "model_id": model_id,
+        "model_hash": model_hash,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "stage_changed_at": state.stage_changed_at,
+    }
+
+
+async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model_id: str, model_hash: str) -> None:
+    if not states:
+        return
+    for chunk in _chunks([_state_to_row(s, model_id, model_hash) for s in states]):
+        await _upsert_chunk(conn, chunk)
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = 1000) -> Iterable[list[dict[str, Any]]]:
+    """asyncpg takes at most 32767 parameters per statement."""
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+async def _upsert_chunk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    stmt = insert(leads).values(rows)
+    excluded = stmt.excluded
+    updatable = [c.name for c in leads.columns if c.name not in ("lead_id", "lead_key", "created_at", "row_updated_at")]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[leads.c.lead_id],
+        set_={**{name: excluded[name] for name in updatable}, "row_updated_at": func.now()},
+    )
+    await conn.execute(stmt)
+
+
+async def insert_new_touchpoints(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert touchpoints not seen before; return the ids that were new (duplicates are dropped)."""
+    if not rows:
+        return set()
+    fresh: set[str] = set()
+    for chunk in _chunks(rows):
+        stmt = insert(touchpoints).values(chunk).on_conflict_do_nothing(index_elements=[touchpoints.c.event_id])
+        result = await conn.execute(stmt.returning(touchpoints.c.event_id))
+        fresh.update(result.scalars().all())
+    return fresh
+
+
+async def insert_ledger(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(score_ledger), rows)
+
+
+async def insert_stage_history(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(stage_history).on_conflict_do_nothing(index_elements=[stage_history.c.event_id]), rows)

@@ -1,0 +1,97 @@
+"""The scoring service's tables (schema ``scoring``). Storage only: not the API, not the events."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, func, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from leadflow_runtime.db import consumer_offsets_table
+from leadflow_runtime.outbox import outbox_table
+
+SCHEMA = "scoring"
+metadata = MetaData(schema=SCHEMA)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", UUID(as_uuid=False), primary_key=True),
+    Column("lead_key", Text, nullable=False, unique=True),
+    Column("email", Text),
+    Column("anonymous_id", Text),
+    Column("stage", String(32), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("fit", Integer, nullable=False),
+    Column("engagement", Integer, nullable=False),
+    Column("profile", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("rule_hits", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("rule_points", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("fit_ledger", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("touchpoint_count", Integer, nullable=False, server_default="0"),
+    Column("model_id", Text, nullable=False),
+    Column("model_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("stage_changed_at", DateTime(timezone=True), nullable=False),
+    Column("row_updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_leads_stage_updated", leads.c.stage, leads.c.updated_at)
+Index("ix_leads_email", leads.c.email)
+
+touchpoints = Table(
+    "touchpoints",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source_id", Text),
+    Column("profile", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("properties", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+)
+Index("ix_touchpoints_lead_time", touchpoints.c.lead_id, touchpoints.c.occurred_at)
+
+score_ledger = Table(
+    "score_ledger",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("touchpoint_id", Text),
+    Column("rule_id", Text, nullable=False),
+    Column("dimension", String(16), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("capped", Boolean, nullable=False, server_default="false"),
+    Column("model_hash", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_score_ledger_lead", score_ledger.c.lead_id, score_ledger.c.id)
+
+stage_history = Table(
+    "stage_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("from_stage", String(32)),
+    Column("to_stage", String(32), nullable=False),
+    Column("cause", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("touchpoint_id", Text),
+    Column("rule_id", Text),
+    Column("score", Integer, nullable=False),
+    Column("fit", Integer, nullable=False),
+    Column("engagement", Integer, nullable=False),
+    Column("model_hash", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_stage_history_lead", stage_history.c.lead_id, stage_history.c.id)
+Index("ix_stage_history_to_time", stage_history.c.to_stage, stage_history.c.occurred_at)
+
+outbox = outbox_table(metadata)
+consumer_offsets = consumer_offsets_table(metadata)

@@ -1,0 +1,152 @@
+"""The scoring model: fit rules (who the lead is), engagement rules (what they did), stage thresholds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from types import MappingProxyType
+from typing import Any
+
+OPERATORS = (
+    "equals", "not_equals", "in", "not_in", "contains", "prefix", "suffix", "regex",
+    "gt", "gte", "lt", "lte", "url_matches", "exists",
+)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``field`` is a path: ``properties.page_url``, ``profile.job_title``, ``email_domain``."""
+
+    field: str
+    op: str
+    value: Any = None
+    _pattern: re.Pattern[str] | None = None
+
+    @staticmethod
+    def make(field: str, op: str, value: Any = None) -> Condition:
+        if op not in OPERATORS:
+            raise ValueError(f"unknown operator {op!r}")
+        pattern = re.compile(value, re.IGNORECASE) if op == "regex" else None
+        if op in ("in", "not_in"):
+            value = frozenset(str(v).lower() for v in value)
+        return Condition(field, op, value, pattern)
+
+    def matches(self, facts: Mapping[str, Any]) -> bool:
+        actual = facts.get(self.field)
+        op = self.op
+        if op == "exists":
+            return (actual not in (None, "")) == bool(self.value if self.value is not None else True)
+        if actual is None:
+            return op in ("not_equals", "not_in")
+        text = str(actual).lower()
+        if op == "equals":
+            return text == str(self.value).lower()
+        if op == "not_equals":
+            return text != str(self.value).lower()
+        if op == "in":
+            return text in self.value
+        if op == "not_in":
+            return text not in self.value
+        if op == "contains":
+            return str(self.value).lower() in text
+        if op == "prefix":
+            return text.startswith(str(self.value).lower())
+        if op == "suffix":
+            return text.endswith(str(self.value).lower())
+        if op == "regex":
+            assert self._pattern is not None
+            return self._pattern.search(str(actual)) is not None
+        if op == "url_matches":
+            return fnmatchcase(text, str(self.value).lower())
+        number, bound = _number(actual), _number(self.value)
+        if number is None or bound is None:
+            return False
+        return {"gt": number > bound, "gte": number >= bound, "lt": number < bound, "lte": number <= bound}[op]
+
+
+@dataclass(frozen=True, slots=True)
+class FitRule:
+    """Points for who the lead is; counted once, recomputed from the current profile."""
+
+    id: str
+    points: int
+    reason: str
+    when: tuple[Condition, ...]
+
+    def applies(self, facts: Mapping[str, Any]) -> bool:
+        return all(c.matches(facts) for c in self.when)
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementRule:
+    """Points for what the lead did: a touchpoint of type ``on`` that meets ``when``."""
+
+    id: str
+    on: str
+    points: int
+    reason: str
+    when: tuple[Condition, ...] = ()
+    max_hits: int | None = None
+
+    def applies(self, facts: Mapping[str, Any]) -> bool:
+        return all(c.matches(facts) for c in self.when)
+
+
+@dataclass(frozen=True, slots=True)
+class FastTrack:
+    """A touchpoint that makes a lead with enough fit sales qualified at once (a demo request)."""
+
+    id: str
+    on: str
+    min_fit: int
+    reason: str
+    when: tuple[Condition, ...] = ()
+
+    def applies(self, facts: Mapping[str, Any]) -> bool:
+        return all(c.matches(facts) for c in self.when)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    mql: int
+    sql: int
+    recycle_gap: int = 10
+    mql_min_fit: int = 0
+    sql_min_fit: int = 0
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    id: str
+    hash: str
+    thresholds: Thresholds
+    fit_rules: tuple[FitRule, ...] = ()
+    engagement_rules: tuple[EngagementRule, ...] = ()
+    fast_tracks: tuple[FastTrack, ...] = ()
+    _rules_by_type: Mapping[str, tuple[EngagementRule, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    _tracks_by_type: Mapping[str, tuple[FastTrack, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+    def __post_init__(self) -> None:
+        by_type: dict[str, list[EngagementRule]] = {}
+        for rule in self.engagement_rules:
+            by_type.setdefault(rule.on, []).append(rule)
+        tracks: dict[str, list[FastTrack]] = {}
+        for track in self.fast_tracks:
+            tracks.setdefault(track.on, []).append(track)
+        object.__setattr__(self, "_rules_by_type", MappingProxyType({k: tuple(v) for k, v in by_type.items()}))
+        object.__setattr__(self, "_tracks_by_type", MappingProxyType({k: tuple(v) for k, v in tracks.items()}))
+
+    def rules_for(self, touchpoint_type: str) -> tuple[EngagementRule, ...]:
+        return self._rules_by_type.get(touchpoint_type, ())
+
+    def fast_tracks_for(self, touchpoint_type: str) -> tuple[FastTrack, ...]:
+        return self._tracks_by_type.get(touchpoint_type, ())

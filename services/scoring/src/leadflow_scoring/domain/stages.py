@@ -1,0 +1,33 @@
+"""Where a score takes a lead in the funnel. Sales owns every stage after SQL."""
+
+from __future__ import annotations
+
+from leadflow_events import Stage
+
+from leadflow_scoring.domain.model import Thresholds
+
+SALES_OWNED = frozenset({Stage.SQL, Stage.SAL, Stage.CUSTOMER, Stage.LOST, Stage.DISQUALIFIED})
+
+
+def plan_transitions(current: Stage, score: int, fit: int, t: Thresholds, *, fast_tracked: bool = False) -> list[Stage]:
+    """The stages a lead passes through now, in order (a jump LEAD -> SQL passes MQL).
+
+    Recycling MQL -> LEAD happens only below ``mql - recycle_gap``, so a lead hovering at
+    the threshold does not flap; once recycled it can qualify again.
+    """
+    if current in SALES_OWNED:
+        return []
+    sql = fast_tracked or (score >= t.sql and fit >= t.sql_min_fit)
+    mql = score >= t.mql and fit >= t.mql_min_fit
+    if current is Stage.LEAD:
+        if sql:
+            return [Stage.MQL, Stage.SQL]
+        if mql:
+            return [Stage.MQL]
+        return []
+    if current is Stage.MQL:
+        if sql:
+            return [Stage.SQL]
+        if score < t.mql - t.recycle_gap:
+            return [Stage.LEAD]
+    return []

@@ -1,0 +1,103 @@
+"""Read-side queries of the lead API."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from leadflow_events import Stage
+
+from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
+
+SUMMARY_COLUMNS = [
+    leads.c.lead_id, leads.c.email, leads.c.anonymous_id, leads.c.stage, leads.c.score, leads.c.fit,
+    leads.c.engagement, leads.c.profile, leads.c.touchpoint_count, leads.c.model_id, leads.c.model_hash,
+    leads.c.created_at, leads.c.updated_at, leads.c.stage_changed_at,
+]
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    out["lead_id"] = str(out["lead_id"])
+    return out
+
+
+async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | None:
+    try:
+        uuid.UUID(lead_id)
+    except ValueError:
+        return None
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(*SUMMARY_COLUMNS, leads.c.fit_ledger).where(leads.c.lead_id == lead_id))).first()
+        if row is None:
+            return None
+        lead = _summary(row)
+        ledger = [dict(e) for e in row.fit_ledger]
+        ledger += [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(score_ledger.c.rule_id, score_ledger.c.dimension, score_ledger.c.points, score_ledger.c.reason,
+                       score_ledger.c.touchpoint_id, score_ledger.c.capped, score_ledger.c.occurred_at)
+                .where(score_ledger.c.lead_id == lead_id).order_by(score_ledger.c.id)
+            )
+        ]
+        lead.pop("fit_ledger", None)
+        lead["ledger"] = ledger
+        lead["touchpoints"] = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(touchpoints.c.event_id, touchpoints.c.type, touchpoints.c.occurred_at, touchpoints.c.source_id,
+                       touchpoints.c.properties)
+                .where(touchpoints.c.lead_id == lead_id).order_by(touchpoints.c.occurred_at.desc()).limit(200)
+            )
+        ]
+        lead["stage_history"] = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(stage_history.c.event_id, stage_history.c.from_stage, stage_history.c.to_stage, stage_history.c.cause,
+                       stage_history.c.reason, stage_history.c.touchpoint_id, stage_history.c.rule_id,
+                       stage_history.c.score, stage_history.c.occurred_at)
+                .where(stage_history.c.lead_id == lead_id).order_by(stage_history.c.id)
+            )
+        ]
+        return lead
+
+
+def _encode_cursor(updated_at: datetime, lead_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{lead_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(stamp), str(uuid.UUID(lead_id))
+    except Exception as exc:
+        raise BadCursor("The cursor is not one this API returned; start again without it.") from exc
+
+
+async def lead_page(
+    engine: AsyncEngine, *, stage: Stage | None, email: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = select(*SUMMARY_COLUMNS).order_by(leads.c.updated_at.desc(), leads.c.lead_id.desc()).limit(limit + 1)
+    if stage is not None:
+        query = query.where(leads.c.stage == stage.value)
+    if email:
+        query = query.where(leads.c.email == email.strip().lower())
+    if cursor:
+        at, lead_id = _decode_cursor(cursor)
+        query = query.where(or_(leads.c.updated_at < at, and_(leads.c.updated_at == at, leads.c.lead_id < lead_id)))
+    async with engine.connect() as conn:
+        rows = [_summary(r) for r in await conn.execute(query)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1]["updated_at"], rows[-1]["lead_id"]) if more and rows else None
+    return rows, next_cursor

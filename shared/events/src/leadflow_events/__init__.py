@@ -1,0 +1,55 @@
+"""Leadflow's public event contracts: CloudEvents envelopes and the payloads on each topic.
+
+This package is the only coupling between Leadflow's services and the contract that
+other services subscribe to. Every type name ends in a major version (``.v1``); within
+a version only additive, optional changes are made.
+"""
+
+from leadflow_events.envelope import CloudEvent, EVENT_CONTENT_TYPE
+from leadflow_events.errors import ContractViolation, UnknownEventType
+from leadflow_events.records import decode_event, encode_event
+from leadflow_events.stages import (
+    LEAD_STAGE_CHANGED_V1,
+    LeadSnapshot,
+    LeadStageChanged,
+    ModelVersion,
+    ScoreReason,
+    Scores,
+    Stage,
+    StageCause,
+    StageCauseKind,
+)
+from leadflow_events.topics import LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC, dead_letter_topic
+from leadflow_events.touchpoints import (
+    TOUCHPOINT_RECORDED_V1,
+    LeadIdentity,
+    LeadProfile,
+    TouchpointRecorded,
+    TouchpointType,
+)
+
+__all__ = [
+    "CloudEvent",
+    "ContractViolation",
+    "EVENT_CONTENT_TYPE",
+    "LEAD_STAGES_TOPIC",
+    "LEAD_STAGE_CHANGED_V1",
+    "LeadIdentity",
+    "LeadProfile",
+    "LeadSnapshot",
+    "LeadStageChanged",
+    "ModelVersion",
+    "ScoreReason",
+    "Scores",
+    "Stage",
+    "StageCause",
+    "StageCauseKind",
+    "TOUCHPOINTS_TOPIC",
+    "TOUCHPOINT_RECORDED_V1",
+    "TouchpointRecorded",
+    "TouchpointType",
+    "UnknownEventType",
+    "dead_letter_topic",
+    "decode_event",
+    "encode_event",
+]

@@ -1,0 +1,340 @@
+"""Effectively-once consumption: a batch's effects and its offsets commit in one PostgreSQL transaction.
+
+The loop owns every acknowledge / retry / dead-letter decision; handlers are plain
+coroutines that write through the connection they are given and raise on failure.
+
+- On partition assignment the consumer seeks to the offsets stored in PostgreSQL.
+- Inside the transaction the stored offsets are locked (``FOR UPDATE``) and records below
+  them are dropped, so two instances racing through a rebalance cannot both apply a record.
+- Transient failures (see ``errors``) roll back and retry the same batch; no offset moves.
+- A record that fails permanently is published to ``<topic>.dlq`` with the error in its
+  headers, then its offset is stored; the partition keeps moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from leadflow_events import CloudEvent, ContractViolation, dead_letter_topic, decode_event
+from leadflow_runtime.errors import is_transient
+from leadflow_runtime.health import Heartbeat
+from leadflow_runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+BATCH_SIZE = Histogram(
+    "leadflow_consumer_batch_records", "Records per applied batch.", ["group"],
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+BATCH_SECONDS = Histogram(
+    "leadflow_consumer_batch_duration_seconds", "Time to apply one batch, transaction included.", ["group"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+RECORDS = Counter("leadflow_consumer_records_total", "Records consumed, by outcome.", ["group", "outcome"])
+RETRIES = Counter("leadflow_consumer_transient_failures_total", "Batches retried after a transient failure.", ["group"])
+LAG = Gauge("leadflow_consumer_lag_records", "Highwater minus position, per partition.", ["group", "topic", "partition"])
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A record and the event decoded from it."""
+
+    record: ConsumerRecord
+    event: CloudEvent[Any]
+
+
+BatchHandler = Callable[[AsyncConnection, Sequence[Delivered]], Awaitable[None]]
+
+
+class OffsetStore:
+    def __init__(self, table: Table, group_id: str) -> None:
+        self.table = table
+        self.group_id = group_id
+
+    async def load(self, conn: AsyncConnection, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        t = self.table
+        if not tps:
+            return {}
+        rows = await conn.execute(
+            select(t.c.topic, t.c.partition, t.c.next_offset).where(
+                t.c.group_id == self.group_id,
+                tuple_(t.c.topic, t.c.partition).in_([(tp.topic, tp.partition) for tp in tps]),
+            )
+        )
+        return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+
+    async def lock(self, conn: AsyncConnection, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """Lock the offset rows of these partitions for this transaction (creating them at 0)."""
+        t = self.table
+        ordered = sorted(tps, key=lambda tp: (tp.topic, tp.partition))  # one lock order: no deadlocks
+        await conn.execute(
+            insert(t)
+            .values([{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": 0} for tp in ordered])
+            .on_conflict_do_nothing()
+        )
+        rows = await conn.execute(
+            select(t.c.topic, t.c.partition, t.c.next_offset)
+            .where(
+                t.c.group_id == self.group_id,
+                tuple_(t.c.topic, t.c.partition).in_([(tp.topic, tp.partition) for tp in ordered]),
+            )
+            .order_by(t.c.topic, t.c.partition)
+            .with_for_update()
+        )
+        return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+
+    async def save(self, conn: AsyncConnection, offsets: dict[TopicPartition, int]) -> None:
+        t = self.table
+        for tp, next_offset in offsets.items():
+            await conn.execute(
+                t.update()
+                .where(t.c.group_id == self.group_id, t.c.topic == tp.topic, t.c.partition == tp.partition)
+                .values(next_offset=next_offset, updated_at=func.now())
+            )
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):
+    def __init__(self, owner: TransactionalConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("partitions revoked", partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.owner.seek_to_stored(list(assigned))
+
+
+@dataclass
+class DeadLetter:
+    record: ConsumerRecord
+    error: str
+    error_type: str
+
+
+class TransactionalConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        engine: AsyncEngine,
+        offsets: OffsetStore,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        expected_types: Sequence[str],
+        heartbeat: Heartbeat,
+        after_commit: Callable[[], None] | None = None,
+        poll_timeout_ms: int = 200,
+        max_records: int = 1000,
+    ) -> None:
+        self.name = name
+        self.consumer = consumer
+        self.producer = producer
+        self.engine = engine
+        self.offsets = offsets
+        self.topics = list(topics)
+        self.handler = handler
+        self.expected_types = list(expected_types)
+        self.heartbeat = heartbeat
+        self.after_commit = after_commit
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_records = max_records
+        self._stopping = asyncio.Event()
+        self._last_lag_report = 0.0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def seek_to_stored(self, tps: list[TopicPartition]) -> None:
+        delay = 0.5
+        while not self.stopping:
+            try:
+                async with self.engine.connect() as conn:
+                    stored = await self.offsets.load(conn, tps)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("cannot read stored offsets, retrying", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+        else:
+            return
+        for tp in tps:
+            if tp in stored:
+                self.consumer.seek(tp, stored[tp])
+            else:
+                await self.consumer.seek_to_beginning(tp)
+        log.info("partitions assigned", positions={f"{tp.topic}[{tp.partition}]": stored.get(tp, "beginning") for tp in tps})
+
+    async def run(self) -> None:
+        self.consumer.subscribe(self.topics, listener=_SeekToStoredOffsets(self))
+        while not self.stopping:
+            self.heartbeat.beat()
+            try:
+                batch = await self.consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("poll failed, retrying", error=str(exc))
+                await asyncio.sleep(1)
+                continue
+            if batch:
+                await self._apply_with_retries(batch)
+            await self._report_lag()
+
+    async def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag_report < 5:
+            return
+        self._last_lag_report = now
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                pos = await asyncio.wait_for(self.consumer.position(tp), 1)
+            except Exception:
+                continue
+            LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(high - pos, 0))
+
+    async def _apply_with_retries(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                applied = await self._apply(batch)
+                BATCH_SIZE.labels(self.name).observe(applied)
+                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                RETRIES.labels(self.name).inc()
+                log.warning("batch failed transiently; retrying without moving offsets", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
+                if self.stopping:
+                    return
+                self.heartbeat.beat()  # waiting for a dependency is not being stuck
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if self.after_commit:
+            self.after_commit()
+        commit = {tp: records[-1].offset + 1 for tp, records in batch.items() if tp in self.consumer.assignment()}
+        if commit:
+            try:  # informative only (lag in standard tools); PostgreSQL holds the truth
+                await self.consumer.commit(commit)
+            except Exception as exc:
+                log.debug("kafka offset commit skipped", error=str(exc))
+
+    def _decode(self, records: list[ConsumerRecord]) -> tuple[list[Delivered], list[DeadLetter]]:
+        good, bad = [], []
+        for rec in records:
+            try:
+                good.append(Delivered(rec, decode_event(rec.value, rec.headers, expected=self.expected_types)))
+            except ContractViolation as exc:
+                bad.append(DeadLetter(rec, str(exc), type(exc).__name__))
+        return good, bad
+
+    async def _apply(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> int:
+        """Apply the whole batch in one transaction; fall back to one record at a time on a permanent error."""
+        records = [r for recs in batch.values() for r in recs]
+        good, bad = self._decode(records)
+        try:
+            async with self.engine.begin() as conn:
+                fresh = await self._claim(conn, batch, good, bad)
+                if bad:
+                    await self._dead_letter(bad)
+                if fresh:
+                    await self.handler(conn, fresh)
+            RECORDS.labels(self.name, "applied").inc(len(fresh))
+            RECORDS.labels(self.name, "dead_lettered").inc(len(bad))
+            return len(fresh)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("batch failed permanently; isolating the bad record", error=f"{type(exc).__name__}: {exc}"[:500])
+            return await self._apply_one_by_one(batch, good)
+
+    async def _claim(
+        self, conn: AsyncConnection, batch: dict[TopicPartition, list[ConsumerRecord]], good: list[Delivered], bad: list[DeadLetter]
+    ) -> list[Delivered]:
+        """Lock the partitions' offsets, drop records already applied, and advance the offsets."""
+        stored = await self.offsets.lock(conn, list(batch))
+        await self.offsets.save(
+            conn, {tp: max(stored.get(tp, 0), recs[-1].offset + 1) for tp, recs in batch.items()}
+        )
+        stale = {(tp.topic, tp.partition): off for tp, off in stored.items()}
+        fresh = [d for d in good if d.record.offset >= stale.get((d.record.topic, d.record.partition), 0)]
+        bad[:] = [b for b in bad if b.record.offset >= stale.get((b.record.topic, b.record.partition), 0)]
+        skipped = len(good) - len(fresh)
+        if skipped:
+            log.info("records already applied by an earlier run were skipped", count=skipped)
+        return fresh
+
+    async def _apply_one_by_one(self, batch: dict[TopicPartition, list[ConsumerRecord]], good: list[Delivered]) -> int:
+        applied = 0
+        by_offset = {(d.record.topic, d.record.partition, d.record.offset): d for d in good}
+        for tp, recs in batch.items():
+            for rec in recs:
+                single = {tp: [rec]}
+                delivered = by_offset.get((rec.topic, rec.partition, rec.offset))
+                if delivered is None:  # undecodable: dead-letter it with its offset
+                    _, bad = self._decode([rec])
+                    async with self.engine.begin() as conn:
+                        await self._claim(conn, single, [], bad)
+                        if bad:
+                            await self._dead_letter(bad)
+                    RECORDS.labels(self.name, "dead_lettered").inc(len(bad))
+                    continue
+                try:
+                    async with self.engine.begin() as conn:
+                        fresh = await self._claim(conn, single, [delivered], [])
+                        if fresh:
+                            await self.handler(conn, fresh)
+                    applied += len(fresh)
+                    RECORDS.labels(self.name, "applied").inc(len(fresh))
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.error("record failed permanently; dead-lettering it", topic=rec.topic, partition=rec.partition,
+                              offset=rec.offset, error=f"{type(exc).__name__}: {exc}"[:500])
+                    letter = DeadLetter(rec, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+                    async with self.engine.begin() as conn:
+                        if await self._claim(conn, single, [delivered], []):
+                            await self._dead_letter([letter])
+                    RECORDS.labels(self.name, "dead_lettered").inc()
+        return applied
+
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        """Publish to ``<topic>.dlq`` and wait for the acknowledgement before the offset may move."""
+        futures = []
+        for letter in letters:
+            rec = letter.record
+            headers = [
+                ("leadflow-dlq-error", letter.error[:2000].encode()),
+                ("leadflow-dlq-error-type", letter.error_type.encode()),
+                ("leadflow-dlq-topic", rec.topic.encode()),
+                ("leadflow-dlq-partition", str(rec.partition).encode()),
+                ("leadflow-dlq-offset", str(rec.offset).encode()),
+                ("leadflow-dlq-consumer-group", self.name.encode()),
+                *[(k, v) for k, v in (rec.headers or ()) if not k.startswith("leadflow-dlq-")],
+            ]
+            log.warning("dead-lettering record", topic=rec.topic, partition=rec.partition, offset=rec.offset, error=letter.error[:300])
+            futures.append(await self.producer.send(dead_letter_topic(rec.topic), value=rec.value, key=rec.key, headers=headers))
+        await asyncio.gather(*futures)

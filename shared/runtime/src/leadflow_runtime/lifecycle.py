@@ -1,0 +1,69 @@
+"""Background loops of a service: started after the HTTP server, restarted when they crash, stopped on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from leadflow_runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def start(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        self._tasks[name] = asyncio.create_task(self._keep_running(name, loop), name=name)
+
+    async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        delay = 1.0
+        while not self._stopping:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self._stopping:
+                    return
+                log.exception("background loop crashed; restarting", loop=name, restart_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def stop(self, stoppers: list[Callable[[], None]], timeout: float) -> None:
+        self._stopping = True
+        for stop in stoppers:
+            stop()
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            log.warning("loop did not stop in time; cancelling", loop=task.get_name())
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def start_kafka_client(client: AIOKafkaProducer | AIOKafkaConsumer, what: str, stopping: Callable[[], bool]) -> bool:
+    """Start a client, waiting for the broker as long as it takes (the service stays up, not ready)."""
+    delay = 0.5
+    while not stopping():
+        try:
+            await client.start()
+            return True
+        except (KafkaError, OSError) as exc:
+            log.warning("kafka not reachable yet", client=what, error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    return False
+
+
+async def kafka_ready(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    if not await client._client.force_metadata_update():  # noqa: SLF001 - aiokafka exposes no public probe
+        raise ConnectionError("Kafka did not answer a metadata request")

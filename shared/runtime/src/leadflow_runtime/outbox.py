@@ -1,0 +1,190 @@
+"""Transactional outbox: events are written with the state change and published afterwards.
+
+Rows carry a shard (a hash of the record key); the relay takes a PostgreSQL advisory lock
+per shard, so several instances can relay in parallel while each key's events still leave
+in the order they were written. A crash between publish and mark republishes (consumers
+dedupe on the CloudEvents id); nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, func, select, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from leadflow_runtime.errors import is_transient
+from leadflow_runtime.health import Heartbeat
+from leadflow_runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+SHARDS = 32
+LOCK_NAMESPACE = 0x4C46  # "LF"
+
+PUBLISHED = Counter("leadflow_outbox_published_total", "Outbox events published to Kafka.", ["service"])
+BACKLOG = Gauge("leadflow_outbox_backlog_events", "Outbox events not yet published.", ["service"])
+OLDEST = Gauge("leadflow_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event.", ["service"])
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("shard", Integer, nullable=False),
+        Column("topic", String, nullable=False),
+        Column("key", LargeBinary, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+    )
+    Index("ix_outbox_pending", table.c.shard, table.c.id, postgresql_where=table.c.published_at.is_(None))
+    return table
+
+
+def shard_of(key: bytes) -> int:
+    return zlib.crc32(key) % SHARDS
+
+
+def outbox_row(topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> dict[str, Any]:
+    return {
+        "shard": shard_of(key),
+        "topic": topic,
+        "key": key,
+        "value": value,
+        "headers": [[k, v.decode("latin-1")] for k, v in headers],
+    }
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        table: Table,
+        heartbeat: Heartbeat,
+        poll_interval: float = 1.0,
+        batch_size: int = 500,
+        keep_published_seconds: float = 3600.0,
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.producer = producer
+        self.table = table
+        self.heartbeat = heartbeat
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.keep_published_seconds = keep_published_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._last_purge = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        delay = 0.2
+        while not self._stopping:
+            self.heartbeat.beat()
+            try:
+                moved = await self.relay_once()
+                delay = 0.2
+                if moved:
+                    continue
+                await self._maybe_purge()
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("outbox relay failed")
+                else:
+                    log.warning("outbox relay waiting for a dependency", error=f"{type(exc).__name__}: {exc}"[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Publish what is pending in every shard this instance can lock; return how many were published."""
+        t = self.table
+        async with self.engine.connect() as conn:
+            shards = (
+                await conn.execute(select(t.c.shard).where(t.c.published_at.is_(None)).group_by(t.c.shard))
+            ).scalars().all()
+        total = 0
+        for shard in shards:
+            total += await self._relay_shard(shard)
+        return total
+
+    async def _relay_shard(self, shard: int) -> int:
+        t = self.table
+        async with self.engine.begin() as conn:
+            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, shard)))
+            if not locked:
+                return 0  # another instance is relaying this shard
+            rows = (
+                await conn.execute(
+                    select(t.c.id, t.c.topic, t.c.key, t.c.value, t.c.headers)
+                    .where(t.c.shard == shard, t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(k, v.encode("latin-1")) for k, v in row.headers]
+                futures.append(await self.producer.send(row.topic, value=row.value, key=row.key, headers=headers))
+            await asyncio.gather(*futures)
+            await conn.execute(t.update().where(t.c.id.in_([r.id for r in rows])).values(published_at=func.now()))
+        PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def _maybe_purge(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge < 30:
+            return
+        self._last_purge = now
+        t = self.table
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                t.delete().where(
+                    t.c.published_at.is_not(None),
+                    t.c.published_at < func.now() - text(f"interval '{int(self.keep_published_seconds)} seconds'"),
+                )
+            )
+            row = (
+                await conn.execute(
+                    select(func.count(), func.min(t.c.created_at)).where(t.c.published_at.is_(None))
+                )
+            ).one()
+            await self._report(conn, row)
+
+    async def _report(self, conn: AsyncConnection, row: Any) -> None:
+        count, oldest = row
+        BACKLOG.labels(self.service).set(count)
+        if oldest is None:
+            OLDEST.labels(self.service).set(0)
+        else:
+            age = await conn.scalar(select(func.extract("epoch", func.now() - oldest)))
+            OLDEST.labels(self.service).set(float(age or 0))
