@@ -22,6 +22,7 @@ def run(metadata: MetaData) -> None:
             target_metadata=metadata,
             version_table_schema=schema,
             include_schemas=True,
+            include_name=lambda name, type_, parent: name == schema if type_ == "schema" else True,
         )
         with context.begin_transaction():
             context.run_migrations()
