@@ -22,8 +22,6 @@ on failure.  Configuration is read from the environment on every call, see
 ``Config``.
 """
 
-from __future__ import annotations
-
 import argparse
 import base64
 import contextlib
@@ -224,12 +222,8 @@ def _is_local(host: str) -> bool:
 
 def _pid_alive(pid: int, cmdline_contains: str | None = None) -> bool:
     """Alive and not a zombie; optionally check the command line to survive pid reuse."""
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap if it happens to be our child
-    except ChildProcessError:
-        pass
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # reap it if it happens to be our child
+        os.waitpid(pid, os.WNOHANG)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -421,6 +415,10 @@ num.partitions=6
 group.initial.rebalance.delay.ms=0
 # The 128 MiB default dedupe buffer would sit on a 512 MiB heap.
 log.cleaner.dedupe.buffer.size=2097152
+# After a SIGKILL the restarted broker cannot register until its old session
+# expires (default 9 s); fault tests kill and restart it, so keep that short.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
 """
     )
     cfg.kafka_log4j.write_text(
@@ -451,7 +449,7 @@ def _kafka_java() -> str:
     if not java and os.environ.get("JAVA_HOME"):
         java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")
     if not java or not os.path.exists(java):
-        raise StackError("Java 17+ is needed for the Kafka broker; install it (apt-get install openjdk-17-jre-headless)")
+        raise StackError("Java 17+ is needed for the Kafka broker (apt-get install openjdk-17-jre-headless)")
     return java
 
 
@@ -478,7 +476,7 @@ def _kafka_format(cfg: Config, java: str, lib: Path) -> None:
 def _kafka_running_pid(cfg: Config) -> int | None:
     """Pid of the broker this script started, if it is still alive."""
     pid = _read_pid(cfg.kafka_pidfile)
-    if pid and _pid_alive(pid, "kafka.Kafka"):
+    if pid and _pid_alive(pid, str(cfg.kafka_properties)):
         return pid
     return None
 
@@ -538,7 +536,7 @@ def _kafka_wait_ready(cfg: Config, pid: int) -> None:
     """Ready = the port accepts connections AND the log says the server started."""
     deadline = time.monotonic() + KAFKA_READY_TIMEOUT_S
     while True:
-        alive = _pid_alive(pid, "kafka.Kafka")
+        alive = _pid_alive(pid, str(cfg.kafka_properties))
         if alive and port_answers(cfg.kafka_host, cfg.kafka_port, 0.5):
             try:
                 if KAFKA_STARTED_LINE in cfg.kafka_log.read_text(errors="replace"):
@@ -712,7 +710,7 @@ def _pg_initdb(cfg: Config, bindir: Path) -> None:
 def _pg_running_pid(cfg: Config) -> int | None:
     """Pid of the postmaster of our cluster, from its postmaster.pid, if alive."""
     pid = _read_pid(cfg.pg_data / "postmaster.pid")
-    if pid and _pid_alive(pid, "postgres"):
+    if pid and _pid_alive(pid, str(cfg.pg_data)):
         return pid
     return None
 
@@ -733,8 +731,10 @@ def pg_ready(cfg: Config) -> bool:
         tool = _pg_tool("pg_isready")
     except StackError:
         return True
-    return subprocess.run([tool, "-q", "-h", cfg.pg_host, "-p", str(cfg.pg_port), "-t", "2"],
-                          stdin=subprocess.DEVNULL).returncode == 0
+    # Name a role that exists in our cluster so each probe does not log "role root does not exist".
+    user = "postgres" if _pg_running_pid(cfg) else cfg.pg_user
+    return subprocess.run([tool, "-q", "-h", cfg.pg_host, "-p", str(cfg.pg_port), "-t", "2",
+                           "-U", user, "-d", "postgres"], stdin=subprocess.DEVNULL).returncode == 0
 
 
 def _pg_ensure_role_and_db(cfg: Config, admin: list[str]) -> None:

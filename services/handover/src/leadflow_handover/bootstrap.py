@@ -12,7 +12,7 @@ from leadflow_runtime.consumer import OffsetStore, TransactionalConsumer
 from leadflow_runtime.db import make_engine, ping
 from leadflow_runtime.health import Health
 from leadflow_runtime.kafka import make_consumer, make_producer
-from leadflow_runtime.lifecycle import Supervisor, kafka_ready, start_kafka_client
+from leadflow_runtime.lifecycle import Supervisor, kafka_ready, start_kafka_client, stop_quietly
 from leadflow_runtime.logs import get_logger
 
 from leadflow_handover.adapters.tables import consumer_offsets
@@ -27,51 +27,60 @@ log = get_logger(__name__)
 class Container:
     settings: HandoverSettings
     engine: AsyncEngine
-    health: Health
-    consumer: TransactionalConsumer
-    dispatcher: Dispatcher
+    transport: httpx.AsyncBaseTransport | None = None
+    health: Health = field(default_factory=Health)
     supervisor: Supervisor = field(default_factory=Supervisor)
+    consumer: TransactionalConsumer | None = None
+    dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
-        self.supervisor.start("stage-consumer", self._consume)
+        """Kafka and HTTP clients need the running loop, so they are built here rather than in ``build``."""
+        s = self.settings
+        self.dispatcher = Dispatcher(
+            engine=self.engine, destinations=s.handover_destinations, schedule=tuple(s.handover_retry_schedule),
+            timeout=s.handover_timeout_seconds, lease_seconds=s.handover_lease_seconds,
+            concurrency=s.handover_concurrency, heartbeat=self.health.heartbeat("dispatcher"), transport=self.transport,
+        )
+        producer = make_producer(s.kafka_bootstrap, client_id="leadflow-handover")
+        consumer = make_consumer(s.kafka_bootstrap, group_id=s.handover_group_id, client_id="leadflow-handover")
+        self.consumer = TransactionalConsumer(
+            name=s.handover_group_id, consumer=consumer, producer=producer, engine=self.engine,
+            offsets=OffsetStore(consumer_offsets, s.handover_group_id), topics=[s.topic_lead_stages],
+            handler=RecordHandovers(s.handover_destinations, s.handover_lead_url),
+            expected_types=[LEAD_STAGE_CHANGED_V1], heartbeat=self.health.heartbeat("stage-consumer"),
+            after_commit=self.dispatcher.wake,
+        )
+        self.health.readiness["kafka"] = lambda: kafka_ready(producer)
         self.supervisor.start("dispatcher", self.dispatcher.run)
+        self.supervisor.start("kafka-clients", self._run)
 
-    async def _consume(self) -> None:
+    async def _run(self) -> None:
+        assert self.consumer
         tc = self.consumer
         if not await start_kafka_client(tc.producer, "producer", lambda: tc.stopping):
             return
         if await start_kafka_client(tc.consumer, "consumer", lambda: tc.stopping):
-            await tc.run()
+            self.supervisor.start("stage-consumer", tc.run)
 
     async def stop(self) -> None:
-        await self.supervisor.stop([self.consumer.stop, self.dispatcher.stop], timeout=self.settings.shutdown_timeout_seconds)
-        for client in (self.consumer.consumer, self.consumer.producer):
-            try:
-                await client.stop()
-            except Exception as exc:
-                log.debug("client stop", error=str(exc))
-        await self.dispatcher.close()
+        stoppers = [x.stop for x in (self.consumer, self.dispatcher) if x is not None]
+        await self.supervisor.stop(stoppers, timeout=self.settings.shutdown_timeout_seconds)
+        if self.consumer:
+            await stop_quietly(self.consumer.consumer, self.consumer.producer)
+        if self.dispatcher:
+            await self.dispatcher.close()
         await self.engine.dispose()
 
 
 def build(settings: HandoverSettings, transport: httpx.AsyncBaseTransport | None = None) -> Container:
     engine = make_engine(settings.database_url)
-    producer = make_producer(settings.kafka_bootstrap, client_id="leadflow-handover")
-    consumer = make_consumer(settings.kafka_bootstrap, group_id=settings.handover_group_id, client_id="leadflow-handover")
-    health = Health()
-    dispatcher = Dispatcher(
-        engine=engine, destinations=settings.handover_destinations, schedule=tuple(settings.handover_retry_schedule),
-        timeout=settings.handover_timeout_seconds, lease_seconds=settings.handover_lease_seconds,
-        concurrency=settings.handover_concurrency, heartbeat=health.heartbeat("dispatcher"), transport=transport,
-    )
-    transactional = TransactionalConsumer(
-        name=settings.handover_group_id, consumer=consumer, producer=producer, engine=engine,
-        offsets=OffsetStore(consumer_offsets, settings.handover_group_id), topics=[settings.topic_lead_stages],
-        handler=RecordHandovers(settings.handover_destinations, settings.handover_lead_url),
-        expected_types=[LEAD_STAGE_CHANGED_V1], heartbeat=health.heartbeat("stage-consumer"), after_commit=dispatcher.wake,
-    )
-    health.readiness["postgresql"] = lambda: ping(engine)
-    health.readiness["kafka"] = lambda: kafka_ready(producer)
+    container = Container(settings, engine, transport)
+    container.health.readiness["postgresql"] = lambda: ping(engine)
+    container.health.readiness["kafka"] = _not_connected
     if not settings.handover_destinations:
         log.warning("no destinations configured: sales-qualified leads are recorded but nobody is notified")
-    return Container(settings, engine, health, transactional, dispatcher)
+    return container
+
+
+async def _not_connected() -> None:
+    raise ConnectionError("Kafka clients not started yet")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from leadflow_runtime.health import Health, health_router
 from leadflow_runtime.kafka import make_producer
-from leadflow_runtime.lifecycle import Supervisor, kafka_ready, start_kafka_client
+from leadflow_runtime.lifecycle import Supervisor, kafka_ready, start_kafka_client, stop_quietly
 from leadflow_runtime.logs import get_logger
 from leadflow_runtime.metrics import install_http_metrics, metrics_router
 from leadflow_runtime.problems import install_problem_handlers
@@ -25,22 +25,22 @@ log = get_logger(__name__)
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
-    producer = make_producer(
-        settings.kafka_bootstrap, client_id="leadflow-ingest", linger_ms=settings.ingest_linger_ms,
-        request_timeout_ms=int(settings.ingest_produce_timeout_seconds * 1000),
-    )
-    publisher = TouchpointPublisher(producer, settings.topic_touchpoints, settings.ingest_produce_timeout_seconds)
+    publisher = TouchpointPublisher(None, settings.topic_touchpoints, settings.ingest_produce_timeout_seconds)
     health = Health()
-    health.readiness["kafka"] = lambda: kafka_ready(producer) if publisher.started else _not_started()
+    health.readiness["kafka"] = lambda: kafka_ready(publisher.producer) if publisher.started else _not_started()
     supervisor = Supervisor()
     stopping = False
 
     async def connect() -> None:
-        publisher.started = await start_kafka_client(producer, "producer", lambda: stopping)
+        publisher.started = await start_kafka_client(publisher.producer, "producer", lambda: stopping)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal stopping
+        publisher.producer = make_producer(  # aiokafka clients must be made inside the running loop
+            settings.kafka_bootstrap, client_id="leadflow-ingest", linger_ms=settings.ingest_linger_ms,
+            request_timeout_ms=int(settings.ingest_produce_timeout_seconds * 1000),
+        )
         if not settings.ingest_api_keys:
             log.warning("no API keys configured: the touchpoint API accepts unauthenticated requests")
         supervisor.start("kafka-connect", connect)
@@ -49,8 +49,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         finally:
             stopping = True
             await supervisor.stop([], timeout=settings.shutdown_timeout_seconds)
-            if publisher.started:
-                await producer.stop()
+            await stop_quietly(publisher.producer)
 
     app = FastAPI(
         title="Leadflow ingest",

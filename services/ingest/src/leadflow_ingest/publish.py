@@ -57,14 +57,14 @@ def build_event(item: TouchpointIn, event_id: str, now: datetime, traceparent: s
 
 
 class TouchpointPublisher:
-    def __init__(self, producer: AIOKafkaProducer, topic: str, timeout: float) -> None:
+    def __init__(self, producer: AIOKafkaProducer | None, topic: str, timeout: float) -> None:
         self.producer = producer
         self.topic = topic
         self.timeout = timeout
         self.started = False
 
     async def publish(self, events: Sequence[CloudEvent[TouchpointRecorded]]) -> None:
-        if not self.started:
+        if not self.started or self.producer is None:
             PRODUCE_ERRORS.labels("not_connected").inc()
             raise KafkaUnavailable("not connected to Kafka yet")
         try:
@@ -76,6 +76,7 @@ class TouchpointPublisher:
             PUBLISHED.labels(event.data.touchpoint_type.value).inc()
 
     async def _send_all(self, events: Sequence[CloudEvent[TouchpointRecorded]]) -> None:
+        assert self.producer is not None
         futures = []
         for event in events:
             headers = list(CLOUDEVENT_HEADERS)

@@ -11,7 +11,7 @@ from leadflow_runtime.consumer import OffsetStore, TransactionalConsumer
 from leadflow_runtime.db import make_engine, ping
 from leadflow_runtime.health import Health
 from leadflow_runtime.kafka import make_consumer, make_producer
-from leadflow_runtime.lifecycle import Supervisor, kafka_ready, start_kafka_client
+from leadflow_runtime.lifecycle import Supervisor, kafka_ready, start_kafka_client, stop_quietly
 from leadflow_runtime.logs import get_logger
 from leadflow_runtime.outbox import OutboxRelay
 
@@ -29,60 +29,61 @@ class Container:
     settings: ScoringSettings
     model: ScoringModel
     engine: AsyncEngine
-    health: Health
-    consumer: TransactionalConsumer
-    relay: OutboxRelay
+    health: Health = field(default_factory=Health)
     supervisor: Supervisor = field(default_factory=Supervisor)
+    consumer: TransactionalConsumer | None = None
+    relay: OutboxRelay | None = None
 
     async def start(self) -> None:
-        self.supervisor.start("touchpoint-consumer", self._consume)
-        self.supervisor.start("outbox-relay", self._relay)
+        """Kafka clients need the running loop, so they are built here rather than in ``build``."""
+        s = self.settings
+        producer = make_producer(s.kafka_bootstrap, client_id="leadflow-scoring")
+        consumer = make_consumer(
+            s.kafka_bootstrap, group_id=s.scoring_group_id, client_id="leadflow-scoring", max_poll_records=s.scoring_max_batch
+        )
+        relay = OutboxRelay(
+            service="scoring", engine=self.engine, producer=producer, table=outbox,
+            heartbeat=self.health.heartbeat("outbox-relay"),
+        )
+        self.relay = relay
+        self.consumer = TransactionalConsumer(
+            name=s.scoring_group_id, consumer=consumer, producer=producer, engine=self.engine,
+            offsets=OffsetStore(consumer_offsets, s.scoring_group_id), topics=[s.topic_touchpoints],
+            handler=ApplyTouchpoints(self.model, s.topic_lead_stages), expected_types=[TOUCHPOINT_RECORDED_V1],
+            heartbeat=self.health.heartbeat("touchpoint-consumer"), after_commit=relay.wake,
+            max_records=s.scoring_max_batch,
+        )
+        self.health.readiness["kafka"] = lambda: kafka_ready(producer)
+        self.supervisor.start("kafka-clients", self._run)
 
-    async def _consume(self) -> None:
+    async def _run(self) -> None:
+        assert self.consumer and self.relay
         tc = self.consumer
-        if await start_kafka_client(tc.consumer, "consumer", lambda: tc.stopping):
-            await tc.run()
-
-    async def _relay(self) -> None:
-        if await start_kafka_client(self.relay.producer, "producer", lambda: self.relay._stopping):
-            await self.relay.run()
+        if not await start_kafka_client(tc.producer, "producer", lambda: tc.stopping):
+            return
+        if not await start_kafka_client(tc.consumer, "consumer", lambda: tc.stopping):
+            return
+        self.supervisor.start("touchpoint-consumer", tc.run)
+        self.supervisor.start("outbox-relay", self.relay.run)
 
     async def stop(self) -> None:
-        await self.supervisor.stop([self.consumer.stop, self.relay.stop], timeout=self.settings.shutdown_timeout_seconds)
-        for client in (self.consumer.consumer, self.relay.producer):
-            try:
-                await client.stop()
-            except Exception as exc:  # already stopped or never started
-                log.debug("client stop", error=str(exc))
+        stoppers = [x.stop for x in (self.consumer, self.relay) if x is not None]
+        await self.supervisor.stop(stoppers, timeout=self.settings.shutdown_timeout_seconds)
+        if self.consumer:
+            await stop_quietly(self.consumer.consumer, self.consumer.producer)
         await self.engine.dispose()
 
 
 def build(settings: ScoringSettings) -> Container:
     model = load_model(settings.scoring_model_path)
     engine = make_engine(settings.database_url, pool_size=settings.scoring_db_pool_size)
-    producer = make_producer(settings.kafka_bootstrap, client_id="leadflow-scoring")
-    consumer = make_consumer(
-        settings.kafka_bootstrap, group_id=settings.scoring_group_id, client_id="leadflow-scoring",
-        max_poll_records=settings.scoring_max_batch,
-    )
-    health = Health()
-    relay = OutboxRelay(
-        service="scoring", engine=engine, producer=producer, table=outbox, heartbeat=health.heartbeat("outbox-relay"),
-    )
-    transactional = TransactionalConsumer(
-        name=settings.scoring_group_id,
-        consumer=consumer,
-        producer=producer,
-        engine=engine,
-        offsets=OffsetStore(consumer_offsets, settings.scoring_group_id),
-        topics=[settings.topic_touchpoints],
-        handler=ApplyTouchpoints(model, settings.topic_lead_stages),
-        expected_types=[TOUCHPOINT_RECORDED_V1],
-        heartbeat=health.heartbeat("touchpoint-consumer"),
-        after_commit=relay.wake,
-        max_records=settings.scoring_max_batch,
-    )
-    health.readiness["postgresql"] = lambda: ping(engine)
-    health.readiness["kafka"] = lambda: kafka_ready(producer)
-    log.info("scoring model loaded", model=model.id, hash=model.hash, rules=len(model.engagement_rules) + len(model.fit_rules))
-    return Container(settings, model, engine, health, transactional, relay)
+    container = Container(settings, model, engine)
+    container.health.readiness["postgresql"] = lambda: ping(engine)
+    container.health.readiness["kafka"] = _not_connected
+    log.info("scoring model loaded", model=model.id, hash=model.hash,
+             rules=len(model.engagement_rules) + len(model.fit_rules))
+    return container
+
+
+async def _not_connected() -> None:
+    raise ConnectionError("Kafka clients not started yet")

@@ -65,5 +65,14 @@ async def start_kafka_client(client: AIOKafkaProducer | AIOKafkaConsumer, what: 
 
 
 async def kafka_ready(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
-    if not await client._client.force_metadata_update():  # noqa: SLF001 - aiokafka exposes no public probe
+    inner = getattr(client, "client", None) or getattr(client, "_client")  # aiokafka has no public probe
+    if not await inner.force_metadata_update():
         raise ConnectionError("Kafka did not answer a metadata request")
+
+
+async def stop_quietly(*clients: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    for client in clients:
+        try:
+            await client.stop()
+        except Exception as exc:  # never started, or the broker is gone: nothing left to flush
+            log.debug("kafka client stop", error=str(exc))
