@@ -115,6 +115,14 @@ def test_touchpoints_become_one_signed_notification_per_sales_qualified_lead(ser
     assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in deliveries)
 
 
+async def test_a_normal_run_dead_letters_nothing(services, test_env):
+    from leadflow_events import dead_letter_topic
+    from tests.support.kafka import read_all
+
+    for topic in (test_env.touchpoints_topic, test_env.stages_topic):
+        assert await read_all(test_env.infra.kafka_bootstrap, dead_letter_topic(topic), timeout=3) == []
+
+
 def test_every_service_reports_health_and_metrics(services):
     for proc in services.values():
         live = httpx.get(f"{proc.url}/health/live", timeout=5)

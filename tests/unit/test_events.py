@@ -66,3 +66,20 @@ def test_anonymous_lead_key():
 def test_committed_schemas_match_the_models():
     stale = stale_files()
     assert not stale, f"regenerate with `uv run leadflow-schemas write`: {stale}"
+
+
+def test_payload_nulls_survive_a_round_trip():
+    from leadflow_events import (
+        LEAD_STAGE_CHANGED_V1, LeadSnapshot, LeadStageChanged, ModelVersion, Scores, Stage, StageCause, StageCauseKind,
+    )
+
+    data = LeadStageChanged(
+        lead_id="l1", from_stage=None, to_stage=Stage.LEAD, scores=Scores(score=0), occurred_at=NOW,
+        cause=StageCause(kind=StageCauseKind.TOUCHPOINT, reason="first"), model=ModelVersion(id="m", hash="h"),
+        lead=LeadSnapshot(email="a@b.example"),
+    )
+    event = CloudEvent[LeadStageChanged](id="s1", source="/t", type=LEAD_STAGE_CHANGED_V1, time=NOW, data=data)
+    raw = orjson.loads(encode_event(event))
+    assert "subject" not in raw  # unset envelope attribute: left out
+    assert raw["data"]["from_stage"] is None
+    assert decode_event(encode_event(event)) == event

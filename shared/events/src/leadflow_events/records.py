@@ -21,7 +21,9 @@ CONTENT_TYPE_HEADER = ("content-type", EVENT_CONTENT_TYPE.encode())
 
 
 def encode_event(event: CloudEvent[Any]) -> bytes:
-    return orjson.dumps(event.model_dump(mode="json", exclude_none=True))
+    """Structured mode; unset optional envelope attributes are left out, payload nulls are kept."""
+    raw = event.model_dump(mode="json")
+    return orjson.dumps({k: v for k, v in raw.items() if v is not None or k == "data"})
 
 
 def _header(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None, name: str) -> str | None:

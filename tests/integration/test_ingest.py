@@ -1,0 +1,137 @@
+"""Ingest against the real broker: 202 only after the acknowledgement, problem details for bad input."""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+import orjson
+import pytest
+
+from leadflow_events import decode_event
+from leadflow_ingest.app import create_app
+from leadflow_ingest.settings import IngestSettings
+from tests.support.kafka import read_all
+
+pytestmark = pytest.mark.integration
+API_KEY = "test-key-0123456789abcdef"
+
+
+@contextlib.asynccontextmanager
+async def ingest_client(**overrides):
+    settings = IngestSettings(**overrides)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        publisher = app.state.publisher
+        for _ in range(100):  # the producer connects in the background
+            if publisher.started or overrides.get("kafka_bootstrap", "").endswith(":1"):
+                break
+            import asyncio
+
+            await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            yield client
+
+
+@pytest.fixture
+def settings_kw(test_env):
+    return {"kafka_bootstrap": test_env.infra.kafka_bootstrap, "topic_touchpoints": test_env.touchpoints_topic}
+
+
+async def test_accepted_touchpoint_is_on_the_topic_keyed_by_the_normalised_email(settings_kw, test_env):
+    async with ingest_client(**settings_kw) as client:
+        r = await client.post("/v1/touchpoints", json={
+            "type": "form_submitted", "email": "  Grace.Hopper@Navy.example ",
+            "profile": {"company": "US Navy", "country": "us"}, "properties": {"form_id": "contact"},
+        })
+    assert r.status_code == 202, r.text
+    event_id = r.json()["event_id"]
+    records = await read_all(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, expect=1)
+    mine = [rec for rec in records if decode_event(rec.value, rec.headers).id == event_id]
+    assert len(mine) == 1
+    rec = mine[0]
+    assert rec.key == b"grace.hopper@navy.example"
+    assert ("content-type", b"application/cloudevents+json") in rec.headers
+    event = decode_event(rec.value, rec.headers)
+    assert event.data.profile.country == "US"
+    assert event.data.touchpoint_type == "form_submitted"
+
+
+async def test_batch_is_accepted_whole(settings_kw):
+    items = [{"type": "page_viewed", "anonymous_id": f"cookie-{i}", "properties": {"page_url": "/pricing"}} for i in range(3)]
+    async with ingest_client(**settings_kw) as client:
+        r = await client.post("/v1/touchpoints/batch", json={"touchpoints": items})
+        too_many = await client.post("/v1/touchpoints/batch", json={"touchpoints": [items[0]] * 501})
+    assert r.status_code == 202
+    assert r.json()["accepted"] == 3 and len(set(r.json()["event_ids"])) == 3
+    assert too_many.status_code == 422
+    assert "at most 500" in too_many.json()["detail"]
+
+
+async def test_idempotency_key_gives_the_same_event_id(settings_kw):
+    body = {"type": "demo_requested", "email": "retry@example.org"}
+    async with ingest_client(**settings_kw) as client:
+        first = await client.post("/v1/touchpoints", json=body, headers={"Idempotency-Key": "k-123"})
+        second = await client.post("/v1/touchpoints", json=body, headers={"Idempotency-Key": "k-123"})
+        other = await client.post("/v1/touchpoints", json=body)
+    assert first.json()["event_id"] == second.json()["event_id"] != other.json()["event_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"type": "fax_received", "email": "a@b.example"}, "type", "form_submitted"),
+        ({"type": "form_submitted"}, "<root>", "email or an anonymous_id"),
+        ({"type": "form_submitted", "email": "not-an-email"}, "email", "valid e-mail"),
+        ({"type": "form_submitted", "email": "a@b.example", "occurred_at": "2026-11-27T10:00:00"}, "occurred_at", "timezone"),
+        ({"type": "form_submitted", "email": "a@b.example", "profile": {"company_size": -3}}, "profile.company_size", "greater"),
+        ({"type": "form_submitted", "email": "a@b.example", "surprise": 1}, "surprise", "not permitted"),
+    ],
+)
+async def test_bad_input_is_a_422_problem_naming_the_field(settings_kw, body, field, words):
+    async with ingest_client(**settings_kw) as client:
+        r = await client.post("/v1/touchpoints", json=body)
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["status"] == 422
+    assert any(e["field"] == field for e in problem["errors"]), problem
+    assert words.lower() in orjson.dumps(problem).decode().lower()
+
+
+async def test_oversized_body_is_413(settings_kw):
+    body = {"type": "form_submitted", "email": "a@b.example", "properties": {f"k{i}": "x" * 2000 for i in range(40)}}
+    async with ingest_client(**settings_kw) as client:
+        r = await client.post("/v1/touchpoints", json=body)
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "65536 bytes" in r.json()["detail"]
+
+
+async def test_unreachable_kafka_is_503_with_retry_after():
+    async with ingest_client(kafka_bootstrap="127.0.0.1:1", ingest_retry_after_seconds=7) as client:
+        r = await client.post("/v1/touchpoints", json={"type": "form_submitted", "email": "a@b.example"})
+        ready = await client.get("/health/ready")
+        live = await client.get("/health/live")
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "7"
+    assert "not accepted" in r.json()["detail"]
+    assert ready.status_code == 503 and ready.json()["checks"]["kafka"]["status"] == "fail"
+    assert live.status_code == 200  # a dependency being down is not a reason to restart
+
+
+async def test_api_keys_are_enforced_when_configured(settings_kw):
+    body = {"type": "form_submitted", "email": "a@b.example"}
+    async with ingest_client(**settings_kw, ingest_api_keys=[API_KEY]) as client:
+        missing = await client.post("/v1/touchpoints", json=body)
+        wrong = await client.post("/v1/touchpoints", json=body, headers={"Authorization": "Bearer wrong-key-000000000"})
+        bearer = await client.post("/v1/touchpoints", json=body, headers={"Authorization": f"Bearer {API_KEY}"})
+        header = await client.post("/v1/touchpoints", json=body, headers={"X-API-Key": API_KEY})
+    assert missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
+    assert wrong.status_code == 401
+    assert bearer.status_code == 202 and header.status_code == 202
+
+
+def test_placeholder_api_keys_fail_start_up():
+    with pytest.raises(ValueError, match="placeholder"):
+        IngestSettings(ingest_api_keys=["changeme"])

@@ -1,0 +1,121 @@
+"""The scoring worker on the real broker and database: batches, duplicates, dead letters, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from leadflow_events import dead_letter_topic, decode_event
+from leadflow_runtime.db import make_engine
+from leadflow_scoring.adapters.tables import consumer_offsets, leads, stage_history, touchpoints
+from leadflow_scoring.app import create_app
+from leadflow_scoring.domain.scoring import lead_id_for
+from leadflow_scoring.settings import ScoringSettings
+from tests.support.events import record, touchpoint
+from tests.support.kafka import produce, read_all
+
+pytestmark = pytest.mark.integration
+BOSS = {"job_title": "VP Sales", "company_size": 400, "company": "Bigco"}
+
+
+@contextlib.asynccontextmanager
+async def scoring_running(test_env):
+    settings = ScoringSettings(**{k.removeprefix("LEADFLOW_").lower(): v for k, v in test_env.env.items()})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def test_batch_scoring_with_duplicates_and_poison_records(test_env):
+    bootstrap = test_env.infra.kafka_bootstrap
+    good = [
+        touchpoint("form_submitted", "vp@bigco.example", 0, profile=BOSS, event_id="tp-1"),
+        touchpoint("page_viewed", "vp@bigco.example", 1, event_id="tp-2", page_url="https://x.example/pricing"),
+        touchpoint("page_viewed", "vp@bigco.example", 1, event_id="tp-2", page_url="https://x.example/pricing"),  # duplicate
+        touchpoint("demo_requested", "vp@bigco.example", 2, event_id="tp-3"),
+        touchpoint("newsletter_subscribed", "quiet@bigco.example", 0, event_id="tp-4"),
+    ]
+    poison = [
+        (b"poison-1", b"{this is not json", [("content-type", b"application/cloudevents+json")]),
+        (b"poison-2", b'{"type": "leadflow.touchpoint.recorded.v1", "id": "x", "source": "s", "time": "2026-01-01T00:00:00Z", "data": {"identity": {}}}', []),
+        (b"poison-3", b'{"type": "leadflow.fax.received.v1", "id": "y"}', []),
+    ]
+    records = [record(good[0]), poison[0], record(good[1]), poison[1], record(good[2]), record(good[3]), poison[2], record(good[4])]
+    await produce(bootstrap, test_env.touchpoints_topic, records)
+
+    engine = make_engine(test_env.database_url)
+    try:
+        async with scoring_running(test_env):
+            async def all_applied() -> bool:
+                async with engine.connect() as conn:
+                    return await conn.scalar(select(func.count()).select_from(touchpoints)) == 4
+
+            assert await wait_until(all_applied), "touchpoints were not applied"
+            dead = await read_all(bootstrap, dead_letter_topic(test_env.touchpoints_topic), expect=3)
+            stages = await read_all(bootstrap, test_env.stages_topic, expect=4)
+
+        async with engine.connect() as conn:
+            vp = (await conn.execute(select(leads).where(leads.c.lead_key == "vp@bigco.example"))).one()
+            history = (await conn.execute(
+                select(stage_history.c.to_stage).where(stage_history.c.lead_id == vp.lead_id).order_by(stage_history.c.id)
+            )).scalars().all()
+            stored = dict((await conn.execute(select(consumer_offsets.c.partition, consumer_offsets.c.next_offset))).all())
+    finally:
+        await engine.dispose()
+
+    assert vp.stage == "sql"
+    assert vp.touchpoint_count == 3  # the duplicate was dropped
+    assert history == ["lead", "mql", "sql"]
+    # every record, poison included, is behind the stored offsets
+    assert sum(stored.values()) == len(records)
+
+    assert sorted(r.key for r in dead) == [b"poison-1", b"poison-2", b"poison-3"]
+    for r in dead:
+        headers = dict(r.headers)
+        assert headers["leadflow-dlq-topic"] == test_env.touchpoints_topic.encode()
+        assert headers["leadflow-dlq-error"]
+        assert int(headers["leadflow-dlq-offset"]) >= 0
+    assert b"not JSON" in dict(next(r for r in dead if r.key == b"poison-1").headers)["leadflow-dlq-error"]
+
+    events = [decode_event(r.value, r.headers) for r in stages]
+    vp_events = [e for e in events if e.subject == lead_id_for("vp@bigco.example")]
+    assert [e.data.to_stage for e in vp_events] == ["lead", "mql", "sql"]  # in order: one key, one partition
+    assert all(r.key == lead_id_for("vp@bigco.example").encode() for r in stages if r.key.startswith(vp_events[0].subject.encode()))
+    assert len({e.id for e in events}) == len(events) == 4  # lead, mql, sql for vp; lead for quiet
+
+
+async def test_restart_resumes_from_stored_offsets_without_reapplying(test_env):
+    """A second worker with the same group (after the first stopped) applies only new records."""
+    bootstrap = test_env.infra.kafka_bootstrap
+    engine = make_engine(test_env.database_url)
+    try:
+        async with engine.connect() as conn:
+            before = await conn.scalar(select(func.count()).select_from(touchpoints))
+        await produce(bootstrap, test_env.touchpoints_topic, [record(touchpoint("email_clicked", "quiet@bigco.example", 5, event_id="tp-5"))])
+        async with scoring_running(test_env):
+            async def applied() -> bool:
+                async with engine.connect() as conn:
+                    return await conn.scalar(select(func.count()).select_from(touchpoints)) == before + 1
+
+            assert await wait_until(applied)
+            await asyncio.sleep(1.0)
+        async with engine.connect() as conn:
+            quiet = (await conn.execute(select(leads).where(leads.c.lead_key == "quiet@bigco.example"))).one()
+            history_count = await conn.scalar(select(func.count()).select_from(stage_history))
+    finally:
+        await engine.dispose()
+    assert quiet.touchpoint_count == 2
+    assert history_count == 4  # nothing from the first run was emitted again
