@@ -28,7 +28,9 @@ class WebhookReceiver:
     def __init__(self, default_status: int = 200) -> None:
         self.default_status = default_status
         self.script: deque[tuple[int, dict[str, str]]] = deque()
+        self.delays: deque[float] = deque()  # seconds to stall before answering, one per request
         self.received: list[Received] = []
+        self.arrivals: list[tuple[dict[str, str], float]] = []  # every request as it arrives, answered or not
         self._lock = threading.Lock()
         receiver = self
 
@@ -37,16 +39,24 @@ class WebhookReceiver:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
                 with receiver._lock:
+                    stall = receiver.delays.popleft() if receiver.delays else 0.0
+                    receiver.arrivals.append(({k.lower(): v for k, v in self.headers.items()}, time.time()))
+                if stall:
+                    time.sleep(stall)
+                with receiver._lock:
                     status, extra = receiver.script.popleft() if receiver.script else (receiver.default_status, {})
                     receiver.received.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body, time.time(), status)
                     )
-                self.send_response(status)
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(status)
+                    for k, v in extra.items():
+                        self.send_header(k, v)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the sender is gone (killed mid-request)
+                    return
 
             def log_message(self, *args: object) -> None:
                 pass
