@@ -153,6 +153,7 @@ class TransactionalConsumer:
         self.max_records = max_records
         self._stopping = asyncio.Event()
         self._last_lag_report = 0.0
+        self._known_lag = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -185,8 +186,8 @@ class TransactionalConsumer:
 
     async def run(self) -> None:
         self.consumer.subscribe(self.topics, listener=_SeekToStoredOffsets(self))
+        self.heartbeat.beat()
         while not self.stopping:
-            self.heartbeat.beat()
             try:
                 batch = await self.consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.max_records)
             except Exception as exc:
@@ -197,6 +198,12 @@ class TransactionalConsumer:
                 continue
             if batch:
                 await self._apply_with_retries(batch)
+                self.heartbeat.beat()
+            elif self._known_lag == 0:
+                # Nothing to read and nothing behind: idle, not stuck. An empty poll while the
+                # partitions have lag is how a silently stalled consumer looks; then liveness
+                # fails after the heartbeat's silence limit and the process is restarted.
+                self.heartbeat.beat()
             await self._report_lag()
 
     async def _report_lag(self) -> None:
@@ -204,6 +211,7 @@ class TransactionalConsumer:
         if now - self._last_lag_report < 5:
             return
         self._last_lag_report = now
+        total = 0
         for tp in self.consumer.assignment():
             high = self.consumer.highwater(tp)
             if high is None:
@@ -211,8 +219,11 @@ class TransactionalConsumer:
             try:
                 pos = await asyncio.wait_for(self.consumer.position(tp), 1)
             except Exception:
-                continue
-            LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(high - pos, 0))
+                continue  # the broker is away: that is readiness' business, not liveness'
+            lag = max(high - pos, 0)
+            total += lag
+            LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag)
+        self._known_lag = total
 
     async def _apply_with_retries(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         delay = 0.2
