@@ -106,6 +106,10 @@ def test_touchpoints_become_one_signed_notification_per_sales_qualified_lead(ser
         assert sum(e["points"] for e in lead["ledger"]) == lead["score"]
     eve = httpx.get(f"{scoring}/v1/leads/{lead_id_for('eve@corp.example')}", timeout=10).json()
     assert eve["touchpoint_count"] == 1  # the resent demo request was recorded once
+    score = httpx.get(f"{scoring}/v1/leads/{lead_id_for('carla@bigcorp.example')}/score", timeout=10).json()
+    assert sum(line["value_now"] for line in score["ledger"]) == score["score"] >= 100
+    assert score["grade"][0] in "ABCD" and score["grade"][1] in "123"
+    assert {line["rule_id"] for line in score["ledger"]} >= {"contact-form", "webinar", "trade-fair", "business-email"}
     ada = httpx.get(f"{scoring}/v1/leads/{lead_id_for('ada@acme-analytics.example')}", timeout=10).json()
     assert [h["to_stage"] for h in ada["stage_history"]] == ["lead", "mql", "sql"]
     assert ada["stage_history"][-1]["cause"] == "fast_track"

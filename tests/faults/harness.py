@@ -35,7 +35,8 @@ KINDS = [
     ("newsletter_confirmed", 4), ("event_visited", 2), ("demo_requested", 2), ("unsubscribed", 2), ("survey_completed", 3),
 ]
 TITLES = ["Head of Sales", "Marketing Manager", "CTO", "Student", "Engineer", "VP Marketing", None]
-T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+# Recent times: decay reviews (weeks away) must not fire during a run; the recomputation ignores them.
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 
 
 def make_touchpoints(n: int, leads_count: int, seed: int) -> list[dict[str, Any]]:

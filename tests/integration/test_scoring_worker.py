@@ -23,8 +23,8 @@ BOSS = {"job_title": "VP Sales", "company_size": 400, "company": "Bigco"}
 
 
 @contextlib.asynccontextmanager
-async def scoring_running(test_env):
-    settings = ScoringSettings(**{k.removeprefix("LEADFLOW_").lower(): v for k, v in test_env.env.items()})
+async def scoring_running(test_env, **overrides):
+    settings = ScoringSettings(**{k.removeprefix("LEADFLOW_").lower(): v for k, v in test_env.env.items()}, **overrides)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
@@ -119,3 +119,41 @@ async def test_restart_resumes_from_stored_offsets_without_reapplying(test_env):
         await engine.dispose()
     assert quiet.touchpoint_count == 2
     assert history_count == 4  # nothing from the first run was emitted again
+
+
+async def test_decayed_mql_is_recycled_by_the_sweep_and_explained(test_env):
+    import httpx
+
+    bootstrap = test_env.infra.kafka_bootstrap
+    manager = {"job_title": "Marketing Manager", "company_size": 250}  # fit 20 + form 50 = MQL at 70
+    from datetime import UTC, datetime
+
+    old = touchpoint("form_submitted", "cooled@bigco.example", profile=manager, event_id="tp-old",
+                     at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    await produce(bootstrap, test_env.touchpoints_topic, [record(old)])
+    engine = make_engine(test_env.database_url)
+    try:
+        async with scoring_running(test_env, scoring_decay_sweep_seconds=0.5) as app:
+            async def recycled() -> bool:
+                async with engine.connect() as conn:
+                    rows = (await conn.execute(
+                        select(stage_history.c.to_stage, stage_history.c.cause)
+                        .where(stage_history.c.lead_id == lead_id_for("cooled@bigco.example")).order_by(stage_history.c.id)
+                    )).all()
+                return [tuple(r) for r in rows] == [("lead", "touchpoint"), ("mql", "touchpoint"), ("lead", "decay")]
+
+            assert await wait_until(recycled), "the decayed MQL was not recycled"
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scoring") as client:
+                lead_id = lead_id_for("cooled@bigco.example")
+                now = (await client.get(f"/v1/leads/{lead_id}/score")).json()
+                then = (await client.get(f"/v1/leads/{lead_id}/score", params={"at": "2026-03-02T09:00:00Z"})).json()
+                missing = await client.get("/v1/leads/00000000-0000-0000-0000-000000000000/score")
+    finally:
+        await engine.dispose()
+    assert then["score"] == 70 and then["engagement"] == 50
+    assert now["score"] < 55 and now["stage"] == "lead"
+    for view in (now, then):
+        assert sum(line["value_now"] for line in view["ledger"]) == view["score"]
+    form = next(line for line in now["ledger"] if line["rule_id"] == "contact-form")
+    assert form["raw_points"] == 50 and form["decayed_by"] > 0
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"

@@ -15,8 +15,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def touchpoint(kind: str, email: str, n: int = 0, *, event_id: str | None = None, profile: dict[str, Any] | None = None,
-               **properties: Any) -> CloudEvent[TouchpointRecorded]:
-    at = T0 + timedelta(seconds=n)
+               at: datetime | None = None, **properties: Any) -> CloudEvent[TouchpointRecorded]:
+    at = at or T0 + timedelta(seconds=n)
     data = TouchpointRecorded(
         touchpoint_type=TouchpointType(kind), occurred_at=at, received_at=at, identity=LeadIdentity(email=email),
         profile=LeadProfile(**(profile or {})), properties=properties,

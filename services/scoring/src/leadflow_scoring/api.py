@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow_events import Stage
 from leadflow_runtime.problems import Problem
 
 from leadflow_scoring import queries
+from leadflow_scoring.domain.explain import explain
+from leadflow_scoring.domain.leads import LedgerEntry
 
 
 class LedgerLine(BaseModel):
     rule_id: str
-    dimension: str
+    group: str
     points: int
     reason: str
     touchpoint_id: str | None = None
@@ -55,6 +57,9 @@ class LeadSummary(BaseModel):
     engagement: int
     profile: dict[str, Any]
     touchpoint_count: int
+    grade: str = Field(description="Fit A..D and engagement 1..3, e.g. `B2`.")
+    disqualified_reason: str | None
+    review_at: datetime | None = Field(description="When decay will recycle this MQL unless it engages again.")
     model_id: str
     model_hash: str
     created_at: datetime
@@ -71,6 +76,33 @@ class LeadDetail(LeadSummary):
 class LeadPage(BaseModel):
     items: list[LeadSummary]
     next_cursor: str | None
+
+
+class ScoreLine(BaseModel):
+    kind: str = Field(description="`fit`, `engagement`, or `cap` (points cut by a group cap).")
+    rule_id: str
+    group: str
+    reason: str
+    raw_points: int = Field(description="Points when the rule hit.")
+    value_now: int = Field(description="What the hit is worth now, after decay; the lines add up to `score`.")
+    decayed_by: int
+    touchpoint_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+class ScoreView(BaseModel):
+    lead_id: str
+    at: datetime
+    stage: Stage
+    score: int
+    fit: int
+    engagement: int
+    grade: str
+    disqualified_reason: str | None
+    review_at: datetime | None
+    model_id: str
+    model_hash: str
+    ledger: list[ScoreLine]
 
 
 def engine_of(request: Request) -> AsyncEngine:
@@ -102,3 +134,27 @@ async def list_leads(
     except queries.BadCursor as exc:
         raise Problem(400, str(exc)) from exc
     return LeadPage(items=[LeadSummary.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/leads/{lead_id}/score", response_model=ScoreView,
+            summary="Why the lead has its score: fit, engagement, grade and a ledger that sums to the score")
+async def get_score(
+    lead_id: str, engine: EngineDep, request: Request,
+    at: datetime | None = Query(default=None, description="Evaluate at this time (RFC 3339); now when omitted."),
+) -> ScoreView:
+    found = await queries.score_inputs(engine, lead_id)
+    if found is None:
+        raise Problem(404, f"No lead with id {lead_id!r}.")
+    lead, hits = found
+    when = at or datetime.now(UTC)
+    if when.tzinfo is None:
+        raise Problem(422, "`at` needs a time zone offset, e.g. 2026-11-27T10:00:00Z.")
+    fit_ledger = [LedgerEntry(e["rule_id"], "fit", e["points"], e["reason"]) for e in lead["fit_ledger"]]
+    model = request.app.state.container.model
+    explained = explain(hits, fit_ledger, model, when)
+    return ScoreView(
+        lead_id=str(lead["lead_id"]), at=when, stage=lead["stage"], score=explained.score, fit=explained.fit,
+        engagement=explained.engagement, grade=explained.grade, disqualified_reason=lead["disqualified_reason"],
+        review_at=lead["review_at"], model_id=model.id, model_hash=model.hash,
+        ledger=[ScoreLine.model_validate(line, from_attributes=True) for line in explained.lines],
+    )

@@ -17,6 +17,7 @@ from leadflow_runtime.outbox import OutboxRelay
 
 from leadflow_scoring.adapters.tables import consumer_offsets, outbox
 from leadflow_scoring.apply import ApplyTouchpoints
+from leadflow_scoring.decay_sweep import DecaySweep
 from leadflow_scoring.domain.model import ScoringModel
 from leadflow_scoring.model_file import load_model
 from leadflow_scoring.settings import ScoringSettings
@@ -33,6 +34,7 @@ class Container:
     supervisor: Supervisor = field(default_factory=Supervisor)
     consumer: TransactionalConsumer | None = None
     relay: OutboxRelay | None = None
+    sweep: DecaySweep | None = None
 
     async def start(self) -> None:
         """Kafka clients need the running loop, so they are built here rather than in ``build``."""
@@ -53,8 +55,14 @@ class Container:
             heartbeat=self.health.heartbeat("touchpoint-consumer"), after_commit=relay.wake,
             max_records=s.scoring_max_batch,
         )
+        self.sweep = DecaySweep(
+            engine=self.engine, model=self.model, stage_topic=s.topic_lead_stages,
+            heartbeat=self.health.heartbeat("decay-sweep", max_silence=max(120.0, 3 * s.scoring_decay_sweep_seconds)),
+            interval=s.scoring_decay_sweep_seconds, after_commit=relay.wake,
+        )
         self.health.readiness["kafka"] = lambda: kafka_ready(producer)
         self.supervisor.start("kafka-clients", self._run)
+        self.supervisor.start("decay-sweep", self.sweep.run)
 
     async def _run(self) -> None:
         assert self.consumer and self.relay
@@ -67,7 +75,7 @@ class Container:
         self.supervisor.start("outbox-relay", self.relay.run)
 
     async def stop(self) -> None:
-        stoppers = [x.stop for x in (self.consumer, self.relay) if x is not None]
+        stoppers = [x.stop for x in (self.consumer, self.relay, self.sweep) if x is not None]
         await self.supervisor.stop(stoppers, timeout=self.settings.shutdown_timeout_seconds)
         if self.consumer:
             await stop_quietly(self.consumer.consumer, self.consumer.producer)

@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from leadflow_events import Stage
 
 from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
+from leadflow_scoring.domain.explain import HitRecord
 
 SUMMARY_COLUMNS = [
     leads.c.lead_id, leads.c.email, leads.c.anonymous_id, leads.c.stage, leads.c.score, leads.c.fit,
     leads.c.engagement, leads.c.profile, leads.c.touchpoint_count, leads.c.model_id, leads.c.model_hash,
-    leads.c.created_at, leads.c.updated_at, leads.c.stage_changed_at,
+    leads.c.created_at, leads.c.updated_at, leads.c.stage_changed_at, leads.c.grade, leads.c.disqualified_reason,
+    leads.c.review_at,
 ]
 
 
@@ -41,12 +43,12 @@ async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
         if row is None:
             return None
         lead = _summary(row)
-        ledger = [dict(e) for e in row.fit_ledger]
+        ledger = [{**e, "group": "fit"} for e in row.fit_ledger]
         ledger += [
             dict(r._mapping)
             for r in await conn.execute(
-                select(score_ledger.c.rule_id, score_ledger.c.dimension, score_ledger.c.points, score_ledger.c.reason,
-                       score_ledger.c.touchpoint_id, score_ledger.c.capped, score_ledger.c.occurred_at)
+                select(score_ledger.c.rule_id, score_ledger.c.group_name.label("group"), score_ledger.c.points,
+                       score_ledger.c.reason, score_ledger.c.touchpoint_id, score_ledger.c.capped, score_ledger.c.occurred_at)
                 .where(score_ledger.c.lead_id == lead_id).order_by(score_ledger.c.id)
             )
         ]
@@ -101,3 +103,25 @@ async def lead_page(
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1]["updated_at"], rows[-1]["lead_id"]) if more and rows else None
     return rows, next_cursor
+
+
+async def score_inputs(engine: AsyncEngine, lead_id: str) -> tuple[dict[str, Any], list[HitRecord]] | None:
+    """The lead and its stored engagement hits: what ``explain`` needs."""
+    try:
+        uuid.UUID(lead_id)
+    except ValueError:
+        return None
+    async with engine.connect() as conn:
+        row = (await conn.execute(
+            select(leads.c.lead_id, leads.c.stage, leads.c.fit_ledger, leads.c.model_id, leads.c.model_hash,
+                   leads.c.disqualified_reason, leads.c.review_at).where(leads.c.lead_id == lead_id)
+        )).first()
+        if row is None:
+            return None
+        hits = [
+            HitRecord(r.rule_id, r.group_name, r.points, r.reason, r.touchpoint_id, r.occurred_at, r.capped)
+            for r in await conn.execute(
+                select(score_ledger).where(score_ledger.c.lead_id == lead_id).order_by(score_ledger.c.id)
+            )
+        ]
+    return dict(row._mapping), hits

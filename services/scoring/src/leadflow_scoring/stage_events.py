@@ -21,7 +21,8 @@ PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
 
 def stage_event_id(change: StageChanged) -> str:
     """Deterministic, so a reprocessed touchpoint yields the same id and consumers drop the repeat."""
-    seed = f"{change.lead_id}:{change.touchpoint_id}:{change.from_stage}->{change.to_stage}:{change.cause}"
+    cause = change.touchpoint_id or change.occurred_at.isoformat()
+    seed = f"{change.lead_id}:{cause}:{change.from_stage}->{change.to_stage}:{change.cause}"
     return str(uuid.uuid5(EVENT_NAMESPACE, seed))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -14,6 +15,7 @@ from leadflow_events import Stage
 
 from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry
+from leadflow_scoring.domain.model import ScoringModel
 
 
 def _row_to_state(row: Any) -> LeadState:
@@ -29,7 +31,11 @@ def _row_to_state(row: Any) -> LeadState:
         profile=MappingProxyType(row.profile or {}),
         engagement=row.engagement,
         fit=row.fit,
+        groups=MappingProxyType({g: (v, datetime.fromisoformat(ref)) for g, (v, ref) in (row.groups or {}).items()}),
         rule_hits=MappingProxyType(row.rule_hits or {}),
+        recent_hits=MappingProxyType({r: tuple(datetime.fromisoformat(t) for t in ts) for r, ts in (row.recent_hits or {}).items()}),
+        disqualified_reason=row.disqualified_reason,
+        review_at=row.review_at,
         rule_points=MappingProxyType(row.rule_points or {}),
         touchpoint_count=row.touchpoint_count,
         fit_ledger=tuple(LedgerEntry(**e) for e in (row.fit_ledger or [])),
@@ -37,14 +43,27 @@ def _row_to_state(row: Any) -> LeadState:
 
 
 async def load_leads(conn: AsyncConnection, lead_keys: Iterable[str]) -> dict[str, LeadState]:
-    keys = list(set(lead_keys))
+    """Load and lock the leads (the decay sweep skips locked rows, so it never waits on us)."""
+    keys = sorted(set(lead_keys))
     if not keys:
         return {}
-    rows = await conn.execute(select(leads).where(leads.c.lead_key.in_(keys)))
+    rows = await conn.execute(select(leads).where(leads.c.lead_key.in_(keys)).order_by(leads.c.lead_key).with_for_update())
     return {row.lead_key: _row_to_state(row) for row in rows}
 
 
-def _state_to_row(state: LeadState, model_id: str, model_hash: str) -> dict[str, Any]:
+async def claim_due_reviews(conn: AsyncConnection, now: datetime, limit: int) -> list[LeadState]:
+    """MQLs whose decay review time has come, locked; rows a worker holds are skipped."""
+    rows = await conn.execute(
+        select(leads)
+        .where(leads.c.review_at.is_not(None), leads.c.review_at <= now)
+        .order_by(leads.c.review_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_row_to_state(row) for row in rows]
+
+
+def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
     return {
         "lead_id": state.lead_id,
         "lead_key": state.lead_key,
@@ -55,24 +74,29 @@ def _state_to_row(state: LeadState, model_id: str, model_hash: str) -> dict[str,
         "fit": state.fit,
         "engagement": state.engagement,
         "profile": dict(state.profile),
+        "groups": {g: [v, ref.isoformat()] for g, (v, ref) in state.groups.items()},
         "rule_hits": dict(state.rule_hits),
+        "recent_hits": {r: [t.isoformat() for t in ts] for r, ts in state.recent_hits.items()},
+        "grade": model.grades.grade(state.fit, state.engagement),
+        "disqualified_reason": state.disqualified_reason,
+        "review_at": state.review_at,
         "rule_points": dict(state.rule_points),
         "fit_ledger": [
             {"rule_id": e.rule_id, "dimension": e.dimension, "points": e.points, "reason": e.reason} for e in state.fit_ledger
         ],
         "touchpoint_count": state.touchpoint_count,
-        "model_id": model_id,
-        "model_hash": model_hash,
+        "model_id": model.id,
+        "model_hash": model.hash,
         "created_at": state.created_at,
         "updated_at": state.updated_at,
         "stage_changed_at": state.stage_changed_at,
     }
 
 
-async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model_id: str, model_hash: str) -> None:
+async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model: ScoringModel) -> None:
     if not states:
         return
-    for chunk in _chunks([_state_to_row(s, model_id, model_hash) for s in states]):
+    for chunk in _chunks([_state_to_row(s, model) for s in states], size=500):
         await _upsert_chunk(conn, chunk)
 
 

@@ -25,10 +25,16 @@ leads = Table(
     Column("fit", Integer, nullable=False),
     Column("engagement", Integer, nullable=False),
     Column("profile", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("groups", JSONB, nullable=False, server_default=text("'{}'::jsonb"),
+           comment="Engagement per group: [value, reference time]; decay is computed from it."),
     Column("rule_hits", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("recent_hits", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("rule_points", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("fit_ledger", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("touchpoint_count", Integer, nullable=False, server_default="0"),
+    Column("grade", String(4), nullable=False, server_default="D3"),
+    Column("disqualified_reason", Text),
+    Column("review_at", DateTime(timezone=True), comment="When decay will next move this MQL."),
     Column("model_id", Text, nullable=False),
     Column("model_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -38,6 +44,7 @@ leads = Table(
 )
 Index("ix_leads_stage_updated", leads.c.stage, leads.c.updated_at)
 Index("ix_leads_email", leads.c.email)
+Index("ix_leads_review", leads.c.review_at, postgresql_where=leads.c.review_at.is_not(None))
 
 touchpoints = Table(
     "touchpoints",
@@ -62,7 +69,7 @@ score_ledger = Table(
     Column("lead_id", UUID(as_uuid=False), nullable=False),
     Column("touchpoint_id", Text),
     Column("rule_id", Text, nullable=False),
-    Column("dimension", String(16), nullable=False),
+    Column("group_name", Text, nullable=False, comment="`fit`, or the engagement group of the rule."),
     Column("points", Integer, nullable=False),
     Column("reason", Text, nullable=False),
     Column("capped", Boolean, nullable=False, server_default="false"),

@@ -54,10 +54,17 @@ class LeadState:
     profile: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     engagement: int = 0
     fit: int = 0
+    groups: Mapping[str, tuple[float, datetime]] = field(default_factory=lambda: EMPTY)
+    """Per engagement group: its value at a reference time (exponential decay needs no more)."""
     rule_hits: Mapping[str, int] = field(default_factory=lambda: EMPTY)
+    recent_hits: Mapping[str, tuple[datetime, ...]] = field(default_factory=lambda: EMPTY)
+    """For rules limited per period: the times of their last hits."""
     rule_points: Mapping[str, int] = field(default_factory=lambda: EMPTY)
     touchpoint_count: int = 0
     fit_ledger: tuple[LedgerEntry, ...] = field(default=())
+    disqualified_reason: str | None = None
+    review_at: datetime | None = None
+    """When decay will next move the lead (an MQL falling below the recycle line), if ever."""
 
     @property
     def score(self) -> int:

@@ -87,6 +87,28 @@ class FitRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """A named pot of engagement points: its own half-life and its own cap."""
+
+    name: str
+    half_life_days: float | None = None
+    cap: int | None = None
+
+    def decay(self, value: float, days: float) -> float:
+        if self.half_life_days is None or days <= 0:
+            return value
+        return value * 0.5 ** (days / self.half_life_days)
+
+
+@dataclass(frozen=True, slots=True)
+class HitLimit:
+    """At most ``count`` hits, or at most ``count`` hits within any ``days``-long window."""
+
+    count: int
+    days: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EngagementRule:
     """Points for what the lead did: a touchpoint of type ``on`` that meets ``when``."""
 
@@ -95,7 +117,8 @@ class EngagementRule:
     points: int
     reason: str
     when: tuple[Condition, ...] = ()
-    max_hits: int | None = None
+    limit: HitLimit | None = None
+    group: str = "engagement"
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
         return all(c.matches(facts) for c in self.when)
@@ -116,12 +139,40 @@ class FastTrack:
 
 
 @dataclass(frozen=True, slots=True)
+class Disqualifier:
+    """A hard stop: the lead is disqualified with a reason and never qualifies again."""
+
+    id: str
+    reason: str
+    on: str | None = None  # a touchpoint type, or any
+    when: tuple[Condition, ...] = ()
+
+    def applies(self, touchpoint_type: str, facts: Mapping[str, Any]) -> bool:
+        return (self.on is None or self.on == touchpoint_type) and all(c.matches(facts) for c in self.when)
+
+
+@dataclass(frozen=True, slots=True)
 class Thresholds:
     mql: int
     sql: int
     recycle_gap: int = 10
     mql_min_fit: int = 0
     sql_min_fit: int = 0
+    mql_min_engagement: int = 0
+    sql_min_engagement: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Grades:
+    """Fit grade A..D and engagement level 1..3; ``A1`` is the best lead, ``D3`` the weakest."""
+
+    fit: tuple[tuple[str, int], ...] = (("A", 30), ("B", 20), ("C", 10))
+    engagement: tuple[tuple[str, int], ...] = (("1", 60), ("2", 30))
+
+    def grade(self, fit: int, engagement: int) -> str:
+        letter = next((g for g, low in self.fit if fit >= low), "D")
+        level = next((g for g, low in self.engagement if engagement >= low), "3")
+        return letter + level
 
 
 @dataclass(frozen=True)
@@ -132,6 +183,9 @@ class ScoringModel:
     fit_rules: tuple[FitRule, ...] = ()
     engagement_rules: tuple[EngagementRule, ...] = ()
     fast_tracks: tuple[FastTrack, ...] = ()
+    groups: Mapping[str, Group] = field(default_factory=lambda: MappingProxyType({}))
+    disqualifiers: tuple[Disqualifier, ...] = ()
+    grades: Grades = field(default_factory=Grades)
     _rules_by_type: Mapping[str, tuple[EngagementRule, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     _tracks_by_type: Mapping[str, tuple[FastTrack, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -150,3 +204,6 @@ class ScoringModel:
 
     def fast_tracks_for(self, touchpoint_type: str) -> tuple[FastTrack, ...]:
         return self._tracks_by_type.get(touchpoint_type, ())
+
+    def group(self, name: str) -> Group:
+        return self.groups.get(name) or Group(name)

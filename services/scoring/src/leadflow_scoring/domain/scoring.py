@@ -1,18 +1,22 @@
-"""Scoring one touchpoint: ``(LeadState | None, Touchpoint, ScoringModel) -> Scored``."""
+"""Scoring one touchpoint: ``(LeadState | None, Touchpoint, ScoringModel) -> Scored``.
+
+Also ``reevaluate``: the same lead at a later moment with no new touchpoint (decay).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from leadflow_events import Stage, StageCauseKind
 
+from leadflow_scoring.domain.decay import add_points, engagement_at, first_time_below
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry, Touchpoint
-from leadflow_scoring.domain.model import FastTrack, ScoringModel
+from leadflow_scoring.domain.model import EngagementRule, FastTrack, ScoringModel
 from leadflow_scoring.domain.stages import plan_transitions
 
 LEAD_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000001")
@@ -78,12 +82,29 @@ def merge_profile(old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str
     return MappingProxyType(merged)
 
 
+def _allowed(rule: EngagementRule, hits: dict[str, int], recent: dict[str, tuple[datetime, ...]], at: datetime) -> bool:
+    limit = rule.limit
+    if limit is None:
+        return True
+    if limit.days is None:
+        return hits.get(rule.id, 0) < limit.count
+    window_start = at - timedelta(days=limit.days)
+    return sum(1 for t in recent.get(rule.id, ()) if window_start < t <= at) < limit.count
+
+
+def _limit_text(rule: EngagementRule) -> str:
+    assert rule.limit is not None
+    per = f" per {rule.limit.days:g} days" if rule.limit.days is not None else ""
+    return f"{rule.reason} (limit of {rule.limit.count}{per} reached)"
+
+
 def score_touchpoint(state: LeadState | None, tp: Touchpoint, model: ScoringModel) -> Scored:
     created = state is None
     lead = new_lead(tp) if state is None else state
     profile = merge_profile(lead.profile, tp.profile)
     email = lead.email or tp.email
     facts = facts_of(email, profile, tp)
+    now = max(lead.updated_at, tp.occurred_at)
 
     fit_ledger = tuple(
         LedgerEntry(rule.id, "fit", rule.points, rule.reason) for rule in model.fit_rules if rule.applies(facts)
@@ -92,53 +113,94 @@ def score_touchpoint(state: LeadState | None, tp: Touchpoint, model: ScoringMode
 
     entries: list[LedgerEntry] = []
     hits = dict(lead.rule_hits)
+    recent = dict(lead.recent_hits)
     points = dict(lead.rule_points)
-    engagement = lead.engagement
+    groups = lead.groups
     for rule in model.rules_for(tp.type):
         if not rule.applies(facts):
             continue
-        count = hits.get(rule.id, 0)
-        if rule.max_hits is not None and count >= rule.max_hits:
-            entries.append(LedgerEntry(rule.id, "engagement", 0, f"{rule.reason} (limit of {rule.max_hits} reached)", tp.event_id, capped=True))
+        if not _allowed(rule, hits, recent, tp.occurred_at):
+            entries.append(LedgerEntry(rule.id, rule.group, 0, _limit_text(rule), tp.event_id, capped=True))
             continue
-        hits[rule.id] = count + 1
+        hits[rule.id] = hits.get(rule.id, 0) + 1
+        if rule.limit is not None and rule.limit.days is not None:
+            recent[rule.id] = tuple(sorted((*recent.get(rule.id, ()), tp.occurred_at)))[-rule.limit.count:]
         points[rule.id] = points.get(rule.id, 0) + rule.points
-        engagement += rule.points
-        entries.append(LedgerEntry(rule.id, "engagement", rule.points, rule.reason, tp.event_id))
+        groups = add_points(groups, model.group(rule.group), rule.points, tp.occurred_at)
+        entries.append(LedgerEntry(rule.id, rule.group, rule.points, rule.reason, tp.event_id))
 
-    fast: FastTrack | None = next(
-        (t for t in model.fast_tracks_for(tp.type) if fit >= t.min_fit and t.applies(facts)), None
-    )
     updated = replace(
         lead,
         email=email,
         anonymous_id=lead.anonymous_id or tp.anonymous_id,
         profile=profile,
         fit=fit,
-        engagement=engagement,
+        engagement=engagement_at(groups, model, now),
+        groups=groups,
         rule_hits=MappingProxyType(hits),
+        recent_hits=MappingProxyType(recent),
         rule_points=MappingProxyType(points),
         touchpoint_count=lead.touchpoint_count + 1,
-        updated_at=max(lead.updated_at, tp.occurred_at),
+        updated_at=now,
         fit_ledger=fit_ledger,
     )
     changes: list[StageChanged] = []
     if created:
-        changes.append(_change(updated, None, Stage.LEAD, tp, StageCauseKind.TOUCHPOINT, None, f"First touchpoint: {tp.type}."))
+        changes.append(_change(updated, None, Stage.LEAD, tp.occurred_at, tp.event_id, StageCauseKind.TOUCHPOINT, None,
+                               f"First touchpoint: {tp.type}."))
+    blocker = next((d for d in model.disqualifiers if d.applies(tp.type, facts)), None)
+    if blocker is not None and updated.stage is not Stage.DISQUALIFIED:
+        changes.append(_change(updated, updated.stage, Stage.DISQUALIFIED, tp.occurred_at, tp.event_id,
+                               StageCauseKind.DISQUALIFIED, blocker.id, f"{blocker.reason} (disqualifier '{blocker.id}')."))
+        updated = replace(updated, stage=Stage.DISQUALIFIED, stage_changed_at=tp.occurred_at,
+                          disqualified_reason=blocker.reason)
+        return Scored(replace(updated, review_at=None), tuple(entries), tuple(changes), created)
+
+    fast: FastTrack | None = next(
+        (t for t in model.fast_tracks_for(tp.type) if fit >= t.min_fit and t.applies(facts)), None
+    )
     top = max((e for e in entries if e.points), key=lambda e: abs(e.points), default=None)
-    current = updated.stage
-    for target in plan_transitions(current, updated.score, fit, model.thresholds, fast_tracked=fast is not None):
+    updated, moved = _move(updated, model, tp.occurred_at, tp.event_id, fast, top)
+    changes.extend(moved)
+    return Scored(with_review(updated, model), tuple(entries), tuple(changes), created)
+
+
+def reevaluate(lead: LeadState, model: ScoringModel, at: datetime) -> Scored:
+    """The lead at ``at`` without a new touchpoint: decay may have recycled it."""
+    cooled = replace(lead, engagement=engagement_at(lead.groups, model, at), updated_at=max(lead.updated_at, at))
+    updated, moved = _move(cooled, model, at, None, None, None, cause=StageCauseKind.DECAY)
+    return Scored(with_review(updated, model), (), tuple(moved), False)
+
+
+def with_review(lead: LeadState, model: ScoringModel) -> LeadState:
+    """When decay will take an MQL below the recycle line (None: never, or not an MQL)."""
+    if lead.stage is not Stage.MQL:
+        return replace(lead, review_at=None) if lead.review_at else lead
+    t = model.thresholds
+    at = first_time_below(lead.groups, model, lead.fit, t.mql - t.recycle_gap, lead.updated_at)
+    return replace(lead, review_at=at)
+
+
+def _move(
+    lead: LeadState, model: ScoringModel, at: datetime, touchpoint_id: str | None, fast: FastTrack | None,
+    top: LedgerEntry | None, cause: StageCauseKind = StageCauseKind.TOUCHPOINT,
+) -> tuple[LeadState, list[StageChanged]]:
+    changes = []
+    current = lead.stage
+    targets = plan_transitions(current, lead.score, lead.fit, model.thresholds, fast_tracked=fast is not None,
+                               engagement=lead.engagement)
+    for target in targets:
         if fast is not None and target is Stage.SQL:
-            cause, rule_id = StageCauseKind.FAST_TRACK, fast.id
-            reason = f"{fast.reason} (fast track '{fast.id}', fit {fit} >= {fast.min_fit})."
+            kind, rule_id = StageCauseKind.FAST_TRACK, fast.id
+            reason = f"{fast.reason} (fast track '{fast.id}', fit {lead.fit} >= {fast.min_fit})."
         else:
-            cause, rule_id = StageCauseKind.TOUCHPOINT, top.rule_id if top else None
-            reason = _threshold_reason(current, target, updated.score, model, top)
-        changes.append(_change(updated, current, target, tp, cause, rule_id, reason))
+            kind, rule_id = cause, top.rule_id if top else None
+            reason = _threshold_reason(target, lead.score, model, top, cause)
+        changes.append(_change(lead, current, target, at, touchpoint_id, kind, rule_id, reason))
         current = target
-    if current is not updated.stage:
-        updated = replace(updated, stage=current, stage_changed_at=tp.occurred_at)
-    return Scored(updated, tuple(entries), tuple(changes), created)
+    if current is not lead.stage:
+        lead = replace(lead, stage=current, stage_changed_at=at)
+    return lead, changes
 
 
 def top_reasons(lead: LeadState, model: ScoringModel, limit: int = 5) -> list[tuple[str, int, str]]:
@@ -150,21 +212,23 @@ def top_reasons(lead: LeadState, model: ScoringModel, limit: int = 5) -> list[tu
     return lines[:limit]
 
 
-def _threshold_reason(current: Stage, target: Stage, score: int, model: ScoringModel, top: LedgerEntry | None) -> str:
+def _threshold_reason(target: Stage, score: int, model: ScoringModel, top: LedgerEntry | None, cause: StageCauseKind) -> str:
     after = f" after '{top.rule_id}' ({top.points:+d})" if top else ""
     t = model.thresholds
     if target is Stage.MQL:
         return f"Score {score} reached the MQL threshold {t.mql}{after}."
     if target is Stage.SQL:
         return f"Score {score} reached the SQL threshold {t.sql}{after}."
-    return f"Score {score} fell below {t.mql - t.recycle_gap} (MQL threshold {t.mql} minus gap {t.recycle_gap}){after}; recycled to nurture."
+    why = " as engagement decayed" if cause is StageCauseKind.DECAY else after
+    return f"Score {score} fell below {t.mql - t.recycle_gap} (MQL threshold {t.mql} minus gap {t.recycle_gap}){why}; recycled to nurture."
 
 
 def _change(
-    lead: LeadState, from_stage: Stage | None, to_stage: Stage, tp: Touchpoint, cause: StageCauseKind, rule_id: str | None, reason: str
+    lead: LeadState, from_stage: Stage | None, to_stage: Stage, at: datetime, touchpoint_id: str | None,
+    cause: StageCauseKind, rule_id: str | None, reason: str,
 ) -> StageChanged:
     return StageChanged(
-        lead_id=lead.lead_id, from_stage=from_stage, to_stage=to_stage, occurred_at=tp.occurred_at, cause=cause,
-        reason=reason, touchpoint_id=tp.event_id, rule_id=rule_id, score=lead.score, fit=lead.fit,
+        lead_id=lead.lead_id, from_stage=from_stage, to_stage=to_stage, occurred_at=at, cause=cause,
+        reason=reason, touchpoint_id=touchpoint_id, rule_id=rule_id, score=lead.score, fit=lead.fit,
         engagement=lead.engagement,
     )

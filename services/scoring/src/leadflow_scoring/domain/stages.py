@@ -9,7 +9,9 @@ from leadflow_scoring.domain.model import Thresholds
 SALES_OWNED = frozenset({Stage.SQL, Stage.SAL, Stage.CUSTOMER, Stage.LOST, Stage.DISQUALIFIED})
 
 
-def plan_transitions(current: Stage, score: int, fit: int, t: Thresholds, *, fast_tracked: bool = False) -> list[Stage]:
+def plan_transitions(
+    current: Stage, score: int, fit: int, t: Thresholds, *, fast_tracked: bool = False, engagement: int | None = None
+) -> list[Stage]:
     """The stages a lead passes through now, in order (a jump LEAD -> SQL passes MQL).
 
     Recycling MQL -> LEAD happens only below ``mql - recycle_gap``, so a lead hovering at
@@ -17,8 +19,9 @@ def plan_transitions(current: Stage, score: int, fit: int, t: Thresholds, *, fas
     """
     if current in SALES_OWNED:
         return []
-    sql = fast_tracked or (score >= t.sql and fit >= t.sql_min_fit)
-    mql = score >= t.mql and fit >= t.mql_min_fit
+    engaged = score - fit if engagement is None else engagement
+    sql = fast_tracked or (score >= t.sql and fit >= t.sql_min_fit and engaged >= t.sql_min_engagement)
+    mql = score >= t.mql and fit >= t.mql_min_fit and engaged >= t.mql_min_engagement
     if current is Stage.LEAD:
         if sql:
             return [Stage.MQL, Stage.SQL]

@@ -1,0 +1,74 @@
+"""Recycles MQLs whose engagement has decayed below the line, at the moment it happened.
+
+Each MQL carries the time at which decay takes it below ``mql - recycle_gap``
+(``review_at``, computed when it was last scored). The sweep only visits leads whose
+time has come - never every lead - and evaluates each at its own review time, so the
+result does not depend on when the sweep runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from leadflow_runtime.errors import is_transient
+from leadflow_runtime.health import Heartbeat
+from leadflow_runtime.logs import get_logger
+
+from leadflow_scoring.adapters import store
+from leadflow_scoring.domain.model import ScoringModel
+from leadflow_scoring.domain.scoring import reevaluate
+from leadflow_scoring.writes import Writes
+
+log = get_logger(__name__)
+REVIEWED = Counter("leadflow_decay_reviews_total", "MQLs re-evaluated because their engagement decayed.")
+
+
+class DecaySweep:
+    def __init__(self, *, engine: AsyncEngine, model: ScoringModel, stage_topic: str, heartbeat: Heartbeat,
+                 interval: float, batch: int = 500, after_commit=None) -> None:  # type: ignore[no-untyped-def]
+        self.engine = engine
+        self.model = model
+        self.stage_topic = stage_topic
+        self.heartbeat = heartbeat
+        self.interval = interval
+        self.batch = batch
+        self.after_commit = after_commit
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            self.heartbeat.beat()
+            try:
+                while await self.sweep_once(datetime.now(UTC)) == self.batch:
+                    pass
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("decay sweep waiting for the database", error=str(exc)[:300])
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sweep_once(self, now: datetime) -> int:
+        async with self.engine.begin() as conn:
+            due = await store.claim_due_reviews(conn, now, self.batch)
+            if not due:
+                return 0
+            writes = Writes(self.model, self.stage_topic)
+            for lead in due:
+                assert lead.review_at is not None
+                scored = reevaluate(lead, self.model, lead.review_at)
+                writes.add(scored, lead.review_at)
+            await writes.flush(conn)
+        REVIEWED.inc(len(due))
+        if self.after_commit and writes.history:
+            self.after_commit()
+        return len(due)
