@@ -157,3 +157,31 @@ async def test_decayed_mql_is_recycled_by_the_sweep_and_explained(test_env):
     form = next(line for line in now["ledger"] if line["rule_id"] == "contact-form")
     assert form["raw_points"] == 50 and form["decayed_by"] > 0
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_simulating_a_draft_model_reports_changes_without_touching_live_state(test_env):
+    import httpx
+
+    from leadflow_scoring.model_file import DEFAULT_MODEL_PATH
+
+    draft = DEFAULT_MODEL_PATH.read_text().replace("mql: 65", "mql: 10").replace("mql_min_engagement: 20", "mql_min_engagement: 0")
+    engine = make_engine(test_env.database_url)
+    try:
+        async with scoring_running(test_env) as app:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scoring") as client:
+                report = (await client.post("/v1/models/simulate", json={"model": draft})).json()
+                same = (await client.post("/v1/models/simulate", json={"model": DEFAULT_MODEL_PATH.read_text()})).json()
+                bad = await client.post("/v1/models/simulate", json={"model": draft.replace("op: regex", "op: 'gt='")})
+        async with engine.connect() as conn:
+            quiet = (await conn.execute(select(leads.c.stage).where(leads.c.lead_key == "quiet@bigco.example"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert report["leads"] == 3
+    became = {s["lead_id"] for s in report["changes"]["would_become_mql"]["sample"]}
+    assert lead_id_for("quiet@bigco.example") in became
+    assert report["stages_before"]["sql"] == report["stages_after"]["sql"] == 1  # sales keeps its lead
+    assert sum(b["before"] for b in report["score_distribution"]) == 3
+    assert quiet == "lead"  # the simulation changed nothing
+    assert all(v["count"] == 0 for v in same["changes"].values())  # today's model replayed gives today's stages
+    assert bad.status_code == 422
+    assert "unknown operator 'gt='" in bad.json()["detail"] or any("gt=" in e["message"] for e in bad.json()["errors"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -14,6 +16,7 @@ from leadflow_events import Stage
 
 from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
 from leadflow_scoring.domain.explain import HitRecord
+from leadflow_scoring.domain.leads import Touchpoint
 
 SUMMARY_COLUMNS = [
     leads.c.lead_id, leads.c.email, leads.c.anonymous_id, leads.c.stage, leads.c.score, leads.c.fit,
@@ -125,3 +128,30 @@ async def score_inputs(engine: AsyncEngine, lead_id: str) -> tuple[dict[str, Any
             )
         ]
     return dict(row._mapping), hits
+
+
+async def histories(engine: AsyncEngine) -> AsyncIterator[tuple[str, Stage, int, list[Touchpoint]]]:
+    """Every lead with its touchpoints in the order they were applied, streamed lead by lead."""
+    query = (
+        select(leads.c.lead_id, leads.c.stage, leads.c.score, leads.c.email, leads.c.anonymous_id,
+               touchpoints.c.event_id, touchpoints.c.type, touchpoints.c.occurred_at, touchpoints.c.profile,
+               touchpoints.c.properties, touchpoints.c.source_id)
+        .join(touchpoints, touchpoints.c.lead_id == leads.c.lead_id)
+        .order_by(leads.c.lead_id, touchpoints.c.kafka_partition, touchpoints.c.kafka_offset)
+    )
+    current: tuple[str, Stage, int] | None = None
+    history: list[Touchpoint] = []
+    async with engine.connect() as conn:
+        result = await conn.stream(query.execution_options(yield_per=2000))
+        async for row in result:
+            lead_id = str(row.lead_id)
+            if current is None or current[0] != lead_id:
+                if current is not None:
+                    yield (*current, history)
+                current, history = (lead_id, Stage(row.stage), row.score), []
+            history.append(Touchpoint(
+                row.event_id, row.type, row.occurred_at, row.email, row.anonymous_id,
+                MappingProxyType(row.profile or {}), MappingProxyType(row.properties or {}), row.source_id,
+            ))
+    if current is not None:
+        yield (*current, history)
