@@ -185,3 +185,57 @@ async def test_simulating_a_draft_model_reports_changes_without_touching_live_st
     assert all(v["count"] == 0 for v in same["changes"].values())  # today's model replayed gives today's stages
     assert bad.status_code == 422
     assert "unknown operator 'gt='" in bad.json()["detail"] or any("gt=" in e["message"] for e in bad.json()["errors"])
+
+
+async def test_activating_a_model_rescores_every_lead_once_and_keeps_sales_leads(test_env):
+    import httpx
+
+    from leadflow_scoring.model_file import DEFAULT_MODEL_PATH, parse_model
+
+    draft = DEFAULT_MODEL_PATH.read_text().replace("mql: 65", "mql: 10").replace("mql_min_engagement: 20", "mql_min_engagement: 0")
+    new_hash = parse_model(draft).hash
+    bootstrap = test_env.infra.kafka_bootstrap
+    seen_before = {decode_event(r.value, r.headers).id for r in await read_all(bootstrap, test_env.stages_topic, timeout=5)}
+    stages_before = len(seen_before)
+    engine = make_engine(test_env.database_url)
+    try:
+        async with scoring_running(test_env) as app:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scoring") as client:
+                first = await client.post("/v1/models/activate", json={"model": draft})
+                assert first.status_code == 202, first.text
+                job_id = first.json()["job_id"]
+
+                async def finished() -> bool:
+                    return (await client.get(f"/v1/models/jobs/{job_id}")).json()["status"] == "done"
+
+                assert await wait_until(finished), "rescoring job did not finish"
+                job = (await client.get(f"/v1/models/jobs/{job_id}")).json()
+                again = (await client.post("/v1/models/activate", json={"model": draft})).json()
+                active = (await client.get("/v1/models/active")).json()
+            await produce(bootstrap, test_env.touchpoints_topic,
+                          [record(touchpoint("page_viewed", "late@bigco.example", 9, event_id="tp-late"))])
+
+            async def late_applied() -> bool:
+                async with engine.connect() as conn:
+                    return await conn.scalar(select(leads.c.model_hash).where(leads.c.lead_key == "late@bigco.example")) is not None
+
+            assert await wait_until(late_applied)
+            stages = await read_all(bootstrap, test_env.stages_topic, expect=stages_before + 2, timeout=15)
+        async with engine.connect() as conn:
+            rows = {r.lead_key: r for r in await conn.execute(select(leads))}
+    finally:
+        await engine.dispose()
+    assert job["total"] == job["done"] == 3 and job["changed"] >= 1 and job["progress"] == 1.0
+    assert again["already_active"] is True and again["job_id"] is None
+    assert active["hash"] == new_hash
+    assert rows["quiet@bigco.example"].stage == "mql"
+    assert rows["vp@bigco.example"].stage == "sql"  # with sales already: not taken back, not handed over again
+    assert all(r.model_hash == new_hash for r in rows.values())
+    new_events = [e for e in (decode_event(r.value, r.headers) for r in stages) if e.id not in seen_before]
+    model_changed = [e for e in new_events if e.data.cause.kind == "model_changed"]
+    # quiet (13 points) and cooled (decayed below 55) clear the new MQL line of 10
+    assert sorted((e.subject, e.data.from_stage, e.data.to_stage) for e in model_changed) == sorted([
+        (lead_id_for("quiet@bigco.example"), "lead", "mql"), (lead_id_for("cooled@bigco.example"), "lead", "mql"),
+    ])
+    assert job["changed"] == 2
+    assert all(e.data.model.hash == new_hash for e in new_events), [(e.data.to_stage, e.data.cause.kind, e.data.model.hash) for e in new_events]

@@ -35,16 +35,18 @@ async def read_all(bootstrap: str, topic: str, *, expect: int | None = None, tim
         await consumer.seek_to_beginning(*tps)
         records: list[Any] = []
         while time.monotonic() < deadline:
+            ends = await consumer.end_offsets(tps)
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            caught_up = all(positions[tp] >= ends[tp] for tp in tps)
+            if caught_up and (expect is None or len(records) >= expect):
+                break
             batch = await consumer.getmany(timeout_ms=300)
             for recs in batch.values():
                 records.extend(recs)
-            if expect is not None and len(records) >= expect:
-                # one more short poll to catch extras that should not be there
-                for recs in (await consumer.getmany(timeout_ms=500)).values():
-                    records.extend(recs)
-                break
-            if expect is None and not batch:
-                break
+        if expect is not None and len(records) >= expect:
+            # one more short poll to catch extras that should not be there
+            for recs in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(recs)
         return records
     finally:
         await consumer.stop()

@@ -49,3 +49,20 @@ def test_sql_below_mql_is_rejected():
 def test_missing_file_says_so(tmp_path):
     with pytest.raises(ModelFileError, match="cannot read"):
         load_model(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("title", "rule", "matches"),
+    [
+        ("Abteilungsleiterin Vertrieb", "decision-maker", True),
+        ("Geschäftsführerin", "decision-maker", True),
+        ("Head of IT", "decision-maker", True),
+        ("Software Engineer", "decision-maker", False),
+        ("Werkstudentin Marketing", "student", True),
+        ("Praktikant", "student", True),
+        ("Internal Auditor", "student", False),
+    ],
+)
+def test_default_fit_rules_read_german_and_english_titles(title, rule, matches):
+    fit_rule = next(r for r in load_model().fit_rules if r.id == rule)
+    assert fit_rule.applies({"profile.job_title": title}) is matches

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leadflow_events import LeadStageChanged
+from sqlalchemy import select
+
+from leadflow_events import LeadStageChanged, StageCauseKind
 from leadflow_runtime.consumer import Delivered
 
 from leadflow_handover.adapters.tables import deliveries
@@ -32,11 +34,15 @@ class RecordHandovers:
 
     async def __call__(self, conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
         rows: list[dict[str, Any]] = []
+        remodelled = [d.event.data.lead_id for d in batch if d.event.data.cause.kind == StageCauseKind.MODEL_CHANGED]
+        handed_over = await self._already_handed_over(conn, remodelled) if remodelled else set()
         for d in batch:
             change: LeadStageChanged = d.event.data
             for dest in self.destinations:
                 if change.to_stage not in dest.stages:
                     continue
+                if change.cause.kind == StageCauseKind.MODEL_CHANGED and (change.lead_id, dest.name) in handed_over:
+                    continue  # a model change never hands the same lead to the same place twice
                 did = delivery_id(d.event.id, dest.name)
                 body = build_notification(did, d.event.id, change, self.lead_url)
                 rows.append({
@@ -45,3 +51,10 @@ class RecordHandovers:
                 })
         if rows:
             await conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=[deliveries.c.id]))
+
+    @staticmethod
+    async def _already_handed_over(conn: AsyncConnection, lead_ids: list[str]) -> set[tuple[str, str]]:
+        rows = await conn.execute(
+            select(deliveries.c.lead_id, deliveries.c.destination).where(deliveries.c.lead_id.in_(lead_ids))
+        )
+        return {(str(r.lead_id), r.destination) for r in rows}

@@ -15,8 +15,8 @@ from leadflow_runtime.consumer import Delivered
 
 from leadflow_scoring.adapters import store
 from leadflow_scoring.domain.leads import Touchpoint
-from leadflow_scoring.domain.model import ScoringModel
 from leadflow_scoring.domain.scoring import lead_id_for, score_touchpoint
+from leadflow_scoring.model_registry import ModelRegistry
 from leadflow_scoring.writes import Writes
 
 DUPLICATES = Counter("leadflow_touchpoints_duplicate_total", "Touchpoints dropped because their event id was seen before.")
@@ -38,7 +38,7 @@ def to_touchpoint(event: CloudEvent[TouchpointRecorded]) -> Touchpoint:
 
 @dataclass
 class ApplyTouchpoints:
-    model: ScoringModel
+    registry: ModelRegistry
     stage_topic: str
 
     async def __call__(self, conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
@@ -55,9 +55,10 @@ class ApplyTouchpoints:
         if not items:
             return
         states = await store.load_leads(conn, (tp.lead_key for _, tp in items))
-        writes = Writes(self.model, self.stage_topic)
+        model = await self.registry.refresh(conn)  # after the locks: see model_registry
+        writes = Writes(model, self.stage_topic)
         for delivered, tp in items:
-            scored = score_touchpoint(states.get(tp.lead_key), tp, self.model)
+            scored = score_touchpoint(states.get(tp.lead_key), tp, model)
             states[tp.lead_key] = scored.state
             writes.add(scored, tp.occurred_at, delivered.event.traceparent)
         await writes.flush(conn)

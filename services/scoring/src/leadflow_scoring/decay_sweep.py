@@ -19,7 +19,7 @@ from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.logs import get_logger
 
 from leadflow_scoring.adapters import store
-from leadflow_scoring.domain.model import ScoringModel
+from leadflow_scoring.model_registry import ModelRegistry
 from leadflow_scoring.domain.scoring import reevaluate
 from leadflow_scoring.writes import Writes
 
@@ -28,10 +28,10 @@ REVIEWED = Counter("leadflow_decay_reviews_total", "MQLs re-evaluated because th
 
 
 class DecaySweep:
-    def __init__(self, *, engine: AsyncEngine, model: ScoringModel, stage_topic: str, heartbeat: Heartbeat,
+    def __init__(self, *, engine: AsyncEngine, registry: ModelRegistry, stage_topic: str, heartbeat: Heartbeat,
                  interval: float, batch: int = 500, after_commit=None) -> None:  # type: ignore[no-untyped-def]
         self.engine = engine
-        self.model = model
+        self.registry = registry
         self.stage_topic = stage_topic
         self.heartbeat = heartbeat
         self.interval = interval
@@ -62,10 +62,11 @@ class DecaySweep:
             due = await store.claim_due_reviews(conn, now, self.batch)
             if not due:
                 return 0
-            writes = Writes(self.model, self.stage_topic)
+            model = await self.registry.refresh(conn)
+            writes = Writes(model, self.stage_topic)
             for lead in due:
                 assert lead.review_at is not None
-                scored = reevaluate(lead, self.model, lead.review_at)
+                scored = reevaluate(lead, model, lead.review_at)
                 writes.add(scored, lead.review_at)
             await writes.flush(conn)
         REVIEWED.inc(len(due))

@@ -80,3 +80,47 @@ async def simulate(draft: Annotated[DraftModel, Body()], engine: Annotated[Async
     async for lead_id, stage, score, history in queries.histories(engine):
         simulation.add(lead_id, stage, score, history)
     return simulation.report()
+
+
+class ActivationView(BaseModel):
+    model: ModelView
+    already_active: bool
+    job_id: str | None = Field(description="The rescoring job; follow it at /v1/models/jobs/{job_id}.")
+
+
+class JobView(BaseModel):
+    id: str
+    model_hash: str
+    previous_hash: str | None
+    status: str = Field(description="running | done | failed | superseded")
+    total: int
+    done: int
+    changed: int = Field(description="Leads whose stage the new model changed.")
+    progress: float
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@router.post(
+    "/activate", response_model=ActivationView, status_code=202,
+    summary="Make a model active and rescore every lead from its history in the background",
+    description="Every scoring instance switches to the model in its next transaction. Stage changes the new model "
+    "causes are emitted with cause `model_changed`; leads already with sales (SQL and later) keep their stage, so "
+    "nobody is handed over twice. Activating the active model again does nothing.",
+)
+async def activate(draft: Annotated[DraftModel, Body()], request: Request) -> ActivationView:
+    model = _parse(draft)
+    container = request.app.state.container
+    result = await container.registry.activate(container.engine, model, draft.model, datetime.now(UTC))
+    if container.rescoring is not None:
+        container.rescoring.wake()
+    return ActivationView(model=_view(model), already_active=result.already_active, job_id=result.job_id)
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, summary="Progress of a rescoring job")
+async def job(job_id: str, engine: Annotated[AsyncEngine, Depends(_engine)]) -> JobView:
+    found = await queries.rescore_job(engine, job_id)
+    if found is None:
+        raise Problem(404, f"No rescoring job with id {job_id!r}.")
+    found["progress"] = round(found["done"] / found["total"], 4) if found["total"] else 1.0
+    return JobView.model_validate(found)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow_events import Stage
 
-from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
+from leadflow_scoring.adapters.tables import leads, rescore_jobs, score_ledger, stage_history, touchpoints
 from leadflow_scoring.domain.explain import HitRecord
 from leadflow_scoring.domain.leads import Touchpoint
 
@@ -155,3 +155,17 @@ async def histories(engine: AsyncEngine) -> AsyncIterator[tuple[str, Stage, int,
             ))
     if current is not None:
         yield (*current, history)
+
+
+async def rescore_job(engine: AsyncEngine, job_id: str) -> dict[str, Any] | None:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        return None
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(rescore_jobs).where(rescore_jobs.c.id == job_id))).first()
+    if row is None:
+        return None
+    out = dict(row._mapping)
+    out["id"] = str(out["id"])
+    return out

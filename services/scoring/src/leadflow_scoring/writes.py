@@ -35,11 +35,11 @@ class Writes:
     history: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, scored: Scored, occurred_at: datetime, traceparent: str | None = None) -> None:
+    def add(self, scored: Scored, occurred_at: datetime, traceparent: str | None = None, *, ledger: bool = True) -> None:
         lead = scored.state
         model = self.model
         self.leads[lead.lead_key] = lead
-        for entry in scored.ledger:
+        for entry in scored.ledger if ledger else ():
             self.ledger.append({
                 "lead_id": lead.lead_id, "touchpoint_id": entry.touchpoint_id, "rule_id": entry.rule_id,
                 "group_name": entry.dimension, "points": entry.points, "reason": entry.reason,

@@ -76,3 +76,20 @@ async def stop_quietly(*clients: AIOKafkaProducer | AIOKafkaConsumer) -> None:
             await client.stop()
         except Exception as exc:  # never started, or the broker is gone: nothing left to flush
             log.debug("kafka client stop", error=str(exc))
+
+
+async def retry_transient(action: Callable[[], Awaitable[object]], what: str, max_delay: float = 5.0) -> None:
+    """Run ``action`` until it succeeds; transient failures (a dependency away) are waited out."""
+    from leadflow_runtime.errors import is_transient
+
+    delay = 0.5
+    while True:
+        try:
+            await action()
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("waiting for a dependency", action=what, error=str(exc)[:300], retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

@@ -18,7 +18,7 @@ from leadflow_scoring.domain.leads import LeadState, LedgerEntry
 from leadflow_scoring.domain.model import ScoringModel
 
 
-def _row_to_state(row: Any) -> LeadState:
+def row_to_state(row: Any) -> LeadState:
     return LeadState(
         lead_id=str(row.lead_id),
         lead_key=row.lead_key,
@@ -48,7 +48,7 @@ async def load_leads(conn: AsyncConnection, lead_keys: Iterable[str]) -> dict[st
     if not keys:
         return {}
     rows = await conn.execute(select(leads).where(leads.c.lead_key.in_(keys)).order_by(leads.c.lead_key).with_for_update())
-    return {row.lead_key: _row_to_state(row) for row in rows}
+    return {row.lead_key: row_to_state(row) for row in rows}
 
 
 async def claim_due_reviews(conn: AsyncConnection, now: datetime, limit: int) -> list[LeadState]:
@@ -60,7 +60,7 @@ async def claim_due_reviews(conn: AsyncConnection, now: datetime, limit: int) ->
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [_row_to_state(row) for row in rows]
+    return [row_to_state(row) for row in rows]
 
 
 def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:

@@ -102,3 +102,32 @@ Index("ix_stage_history_to_time", stage_history.c.to_stage, stage_history.c.occu
 
 outbox = outbox_table(metadata)
 consumer_offsets = consumer_offsets_table(metadata)
+
+models = Table(
+    "models",
+    metadata,
+    Column("hash", Text, primary_key=True),
+    Column("model_id", Text, nullable=False),
+    Column("source", Text, nullable=False, comment="The YAML model file as activated."),
+    Column("active", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("activated_at", DateTime(timezone=True)),
+)
+Index("uq_models_one_active", models.c.active, unique=True, postgresql_where=models.c.active)
+
+rescore_jobs = Table(
+    "rescore_jobs",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("model_hash", Text, nullable=False),
+    Column("previous_hash", Text),
+    Column("status", String(16), nullable=False, comment="running | done | failed | superseded"),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("changed", Integer, nullable=False, server_default="0"),
+    Column("cursor", UUID(as_uuid=False), comment="Last lead id rescored; the job resumes after it."),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from leadflow_events import Stage
 
-from leadflow_scoring.domain.leads import LeadState, Touchpoint
+from leadflow_scoring.domain.leads import LeadState, LedgerEntry, Touchpoint
 from leadflow_scoring.domain.model import ScoringModel
 from leadflow_scoring.domain.scoring import reevaluate, score_touchpoint
 from leadflow_scoring.domain.stages import SALES_OWNED
@@ -25,14 +25,30 @@ def bucket(score: int) -> str:
     raise AssertionError("buckets cover every integer")
 
 
-def replay(history: Iterable[Touchpoint], model: ScoringModel, now: datetime) -> LeadState | None:
-    """A lead as ``model`` would have it today, from its touchpoints in order."""
+@dataclass(frozen=True)
+class Replayed:
+    state: LeadState
+    ledger: tuple[tuple[LedgerEntry, datetime], ...]  # each hit with the time of its touchpoint
+
+
+def replay_history(history: Iterable[Touchpoint], model: ScoringModel, now: datetime) -> Replayed | None:
+    """A lead as ``model`` would have it at ``now``, from its touchpoints in order, with its ledger."""
     state: LeadState | None = None
+    ledger: list[tuple[LedgerEntry, datetime]] = []
     for tp in history:
-        state = score_touchpoint(state, tp, model).state
-    if state is not None and state.review_at is not None and state.review_at <= now:
+        scored = score_touchpoint(state, tp, model)
+        state = scored.state
+        ledger.extend((entry, tp.occurred_at) for entry in scored.ledger)
+    if state is None:
+        return None
+    if state.review_at is not None and state.review_at <= now:
         state = reevaluate(state, model, state.review_at).state
-    return state
+    return Replayed(state, tuple(ledger))
+
+
+def replay(history: Iterable[Touchpoint], model: ScoringModel, now: datetime) -> LeadState | None:
+    replayed = replay_history(history, model, now)
+    return replayed.state if replayed else None
 
 
 @dataclass
