@@ -7,7 +7,7 @@ a version only additive, optional changes are made.
 
 from leadflow_events.envelope import CloudEvent, EVENT_CONTENT_TYPE
 from leadflow_events.errors import ContractViolation, UnknownEventType
-from leadflow_events.records import decode_event, encode_event
+from leadflow_events.records import KafkaRecord, decode_event, encode_event, parse_record, parse_stage_changed
 from leadflow_events.stages import (
     LEAD_STAGE_CHANGED_V1,
     LeadSnapshot,
@@ -32,6 +32,7 @@ __all__ = [
     "CloudEvent",
     "ContractViolation",
     "EVENT_CONTENT_TYPE",
+    "KafkaRecord",
     "LEAD_STAGES_TOPIC",
     "LEAD_STAGE_CHANGED_V1",
     "LeadIdentity",
@@ -52,4 +53,6 @@ __all__ = [
     "dead_letter_topic",
     "decode_event",
     "encode_event",
+    "parse_record",
+    "parse_stage_changed",
 ]

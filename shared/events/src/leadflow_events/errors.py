@@ -13,4 +13,14 @@ class ContractViolation(ValueError):
 
 
 class UnknownEventType(ContractViolation):
-    """The event type (or its major version) is not known to this package."""
+    """The event type (or its major version) is not known to this package.
+
+    ``event_type`` is the record's ``type`` (None when it had none); ``newer_version`` is
+    True when it is a newer major version of a type this package knows, i.e. upgrading
+    ``leadflow-events`` would let the consumer read it.
+    """
+
+    def __init__(self, message: str, *, event_type: str | None = None, newer_version: bool = False) -> None:
+        super().__init__(message)
+        self.event_type = event_type
+        self.newer_version = newer_version

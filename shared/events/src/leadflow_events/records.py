@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -18,6 +19,40 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     LEAD_STAGE_CHANGED_V1: LeadStageChanged,
 }
 CONTENT_TYPE_HEADER = ("content-type", EVENT_CONTENT_TYPE.encode())
+_VERSIONED = re.compile(r"^(?P<family>.+)\.v(?P<major>[0-9]+)$")
+
+
+def _majors_known() -> dict[str, list[int]]:
+    """``{"leadflow.lead.stage_changed": [1], ...}``: the major versions this package reads, per type family."""
+    known: dict[str, list[int]] = {}
+    for event_type in PAYLOADS:
+        match = _VERSIONED.match(event_type)
+        if match:
+            known.setdefault(match["family"], []).append(int(match["major"]))
+    return {family: sorted(majors) for family, majors in known.items()}
+
+
+def _unknown_type(event_type: object) -> UnknownEventType:
+    """Say precisely why ``event_type`` cannot be read: a newer or retired major version, or a type never known."""
+    match = _VERSIONED.match(event_type) if isinstance(event_type, str) else None
+    majors = _majors_known().get(match["family"], []) if match else []
+    if match and majors:
+        major, versions = int(match["major"]), ", ".join(f"v{m}" for m in majors)
+        if major > majors[-1]:
+            return UnknownEventType(
+                f"unknown event type: {event_type} is a newer major version than this package knows "
+                f"({versions}); upgrade leadflow-events",
+                event_type=event_type, newer_version=True,
+            )
+        return UnknownEventType(
+            f"unknown event type: {event_type} is a major version this package does not read (it reads {versions})",
+            event_type=event_type,
+        )
+    known = ", ".join(sorted(PAYLOADS))
+    return UnknownEventType(
+        f"unknown event type {event_type!r}; this consumer knows {known}",
+        event_type=event_type if isinstance(event_type, str) else None,
+    )
 
 
 def encode_event(event: CloudEvent[Any]) -> bytes:
@@ -55,10 +90,9 @@ def decode_event(
     event_type = raw.get("type")
     payload = PAYLOADS.get(event_type) if isinstance(event_type, str) else None
     if payload is None:
-        known = ", ".join(sorted(PAYLOADS))
-        raise UnknownEventType(f"unknown event type {event_type!r}; this consumer knows {known}")
+        raise _unknown_type(event_type)
     if expected is not None and event_type not in set(expected):
-        raise UnknownEventType(f"event type {event_type!r} is not expected on this topic")
+        raise UnknownEventType(f"event type {event_type!r} is not expected on this topic", event_type=event_type)
     try:
         return CloudEvent[payload].model_validate(raw)  # type: ignore[valid-type]
     except ValidationError as exc:
@@ -66,3 +100,27 @@ def decode_event(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
         raise ContractViolation(f"{event_type} violates its schema: {problems}") from exc
+
+
+class KafkaRecord(Protocol):
+    """What ``parse_record`` needs of a consumed record; aiokafka's ``ConsumerRecord`` has it."""
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+def parse_record(record: KafkaRecord, *, expected: Iterable[str] | None = None) -> CloudEvent[Any]:
+    """``decode_event`` for a consumed record (e.g. aiokafka's ``ConsumerRecord``)."""
+    return decode_event(record.value, record.headers, expected=expected)
+
+
+def parse_stage_changed(record: KafkaRecord) -> CloudEvent[LeadStageChanged]:
+    """A record of the lead-stages topic as a typed ``leadflow.lead.stage_changed.v1`` event.
+
+    Raises ``UnknownEventType`` for any other type (``newer_version`` tells a newer major
+    version apart) and ``ContractViolation`` for a record that breaks the contract.
+    """
+    return cast(CloudEvent[LeadStageChanged], parse_record(record, expected=[LEAD_STAGE_CHANGED_V1]))

@@ -79,6 +79,8 @@ class LeadSnapshot(BaseModel):
 
 
 class LeadStageChanged(BaseModel):
+    """A lead moved from one funnel stage to another, with the scores and the reason why."""
+
     model_config = ConfigDict(frozen=True)
 
     lead_id: str

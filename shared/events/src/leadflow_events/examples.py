@@ -1,0 +1,103 @@
+"""One realistic example of every event type, built from the models (so it is valid by construction).
+
+Used for the AsyncAPI document, ``docs/events.md`` and tests; handy for subscribers' own tests too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from leadflow_events.envelope import CloudEvent
+from leadflow_events.stages import (
+    LEAD_STAGE_CHANGED_V1,
+    LeadSnapshot,
+    LeadStageChanged,
+    ModelVersion,
+    ScoreReason,
+    Scores,
+    Stage,
+    StageCause,
+    StageCauseKind,
+)
+from leadflow_events.touchpoints import (
+    TOUCHPOINT_RECORDED_V1,
+    LeadIdentity,
+    LeadProfile,
+    TouchpointRecorded,
+    TouchpointType,
+)
+
+SCHEMA_BASE = "https://leadflow.dev/schemas/"
+AT = datetime(2026, 11, 27, 9, 30, 12, tzinfo=UTC)
+LEAD_ID = "0b6c3a5e-8f0e-4d7b-9a51-2c1f6e4d8a90"
+TOUCHPOINT_ID = "5d1e7f02-3a44-4c1b-8e2f-6b7a9c0d1e23"
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+PROFILE = LeadProfile(
+    first_name="Ada", last_name="Lovelace", company="Acme GmbH", job_title="Head of IT",
+    company_size=250, industry="Manufacturing", country="DE",
+)
+
+
+def example_touchpoint_recorded() -> CloudEvent[TouchpointRecorded]:
+    """Ada asks for a demo on the website."""
+    data = TouchpointRecorded(
+        touchpoint_type=TouchpointType.DEMO_REQUESTED,
+        occurred_at=AT,
+        identity=LeadIdentity(email="ada@acme.example"),
+        profile=PROFILE,
+        properties={"form_id": "demo", "page_url": "https://www.example.com/demo", "utm_source": "newsletter"},
+        source_id="website",
+        received_at=AT,
+    )
+    return CloudEvent[TouchpointRecorded](
+        id=TOUCHPOINT_ID, source="/leadflow/ingest", type=TOUCHPOINT_RECORDED_V1, time=AT,
+        subject="ada@acme.example", dataschema=SCHEMA_BASE + f"{TOUCHPOINT_RECORDED_V1}.schema.json",
+        traceparent=TRACEPARENT, data=data,
+    )
+
+
+def example_lead_stage_changed() -> CloudEvent[LeadStageChanged]:
+    """The demo request takes Ada from MQL to SQL."""
+    data = LeadStageChanged(
+        lead_id=LEAD_ID,
+        from_stage=Stage.MQL,
+        to_stage=Stage.SQL,
+        scores=Scores(score=130, fit=35, engagement=95),
+        cause=StageCause(
+            kind=StageCauseKind.TOUCHPOINT, touchpoint_id=TOUCHPOINT_ID, rule_id="demo-request",
+            reason="Score 130 reached the SQL threshold 100 after 'demo-request' (+55).",
+        ),
+        model=ModelVersion(id="default", hash="9f2c4e1ab37d6058"),
+        occurred_at=AT,
+        lead=LeadSnapshot(email="ada@acme.example", profile=PROFILE),
+        top_reasons=[
+            ScoreReason(rule_id="demo-request", points=55, reason="Requested a demo (form +50, demo +5 as in Predictable Revenue)"),
+            ScoreReason(rule_id="webinar", points=25, reason="Attended a webinar"),
+            ScoreReason(rule_id="decision-maker", points=15, reason="Senior role (head, director, VP, C-level, owner)"),
+            ScoreReason(rule_id="content-download", points=15, reason="Downloaded a lead magnet (whitepaper, e-book)"),
+            ScoreReason(rule_id="business-email", points=10, reason="Uses a business e-mail address"),
+        ],
+    )
+    return CloudEvent[LeadStageChanged](
+        id="8e4f2b6a-1c3d-5e7f-9a0b-c1d2e3f4a5b6", source="/leadflow/scoring", type=LEAD_STAGE_CHANGED_V1,
+        time=AT, subject=LEAD_ID, dataschema=SCHEMA_BASE + f"{LEAD_STAGE_CHANGED_V1}.schema.json",
+        traceparent=TRACEPARENT, data=data,
+    )
+
+
+EXAMPLE_BUILDERS: dict[str, Callable[[], CloudEvent[Any]]] = {
+    LEAD_STAGE_CHANGED_V1: example_lead_stage_changed,
+    TOUCHPOINT_RECORDED_V1: example_touchpoint_recorded,
+}
+
+
+def example_events() -> dict[str, CloudEvent[Any]]:
+    """``{event type: example event}`` for every type this package knows."""
+    return {event_type: build() for event_type, build in EXAMPLE_BUILDERS.items()}
+
+
+def example_summary(event_type: str) -> str:
+    """One line saying what the example of ``event_type`` shows."""
+    return (EXAMPLE_BUILDERS[event_type].__doc__ or event_type).strip().splitlines()[0]
