@@ -64,6 +64,8 @@ class Run:
     extra_env: dict[str, str] = field(default_factory=dict)
     acknowledged: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (event_id, body) in ack order
     rejected: int = 0
+    unconfirmed: set[str] = field(default_factory=set)
+    """Lead keys of touchpoints answered 503: not accepted, yet possibly written after all (then once)."""
     ingest: ServiceProcess | None = None
     scorers: list[ServiceProcess] = field(default_factory=list)
 
@@ -169,15 +171,20 @@ class Run:
             or rows[key].touchpoint_count != s.touchpoint_count
         ]
         assert not mismatches, f"{len(mismatches)} leads differ from the recomputation, e.g. {mismatches[:3]}"
-        assert set(rows) == set(expected_states), "leads exist that no acknowledged touchpoint explains"
-        assert stored_touchpoints == len({e for e, _ in self.acknowledged})
+        extra = set(rows) - set(expected_states)
+        assert extra <= self.unconfirmed, f"leads exist that no touchpoint sent explains: {sorted(extra)[:5]}"
+        for key in extra:
+            assert rows[key].touchpoint_count == 1  # a 503'd touchpoint that arrived after all arrived once
+        assert stored_touchpoints == len({e for e, _ in self.acknowledged}) + len(extra)
 
+        extra_ids = {str(rows[key].lead_id) for key in extra}
+        history = [h for h in history if str(h.lead_id) not in extra_ids]
         db_transitions = Counter((str(h.lead_id), h.from_stage, h.to_stage, h.touchpoint_id) for h in history)
         assert set(db_transitions) == expected_transitions, "stage history differs from the recomputation"
         assert max(db_transitions.values(), default=1) == 1, "a transition was recorded twice"
 
         records = await read_all(self.env.infra.kafka_bootstrap, self.env.stages_topic, expect=len(expected_transitions), timeout=30)
-        events = [decode_event(r.value, r.headers) for r in records]
+        events = [e for e in (decode_event(r.value, r.headers) for r in records) if e.data.lead_id not in extra_ids]
         by_id = Counter(e.id for e in events)
         distinct = {e.id: e for e in events}.values()
         topic_transitions = Counter(

@@ -124,6 +124,7 @@ async def test_kafka_restart_mid_run(fresh_env, stack_control):
             async with httpx.AsyncClient(timeout=10) as client:
                 r = await client.post(f"{ingest.url}/v1/touchpoints", json={"type": "page_viewed", "anonymous_id": "while-down"})
                 assert r.status_code == 503 and r.headers["retry-after"]
+                run.unconfirmed.add("anon:while-down")
                 await asyncio.sleep(3)
                 ready = await client.get(f"{ingest.url}/health/ready")
                 assert ready.status_code == 503

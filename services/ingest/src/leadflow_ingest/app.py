@@ -39,7 +39,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         nonlocal stopping
         publisher.producer = make_producer(  # aiokafka clients must be made inside the running loop
             settings.kafka_bootstrap, client_id="leadflow-ingest", linger_ms=settings.ingest_linger_ms,
-            request_timeout_ms=int(settings.ingest_produce_timeout_seconds * 1000),
         )
         if not settings.ingest_api_keys:
             log.warning("no API keys configured: the touchpoint API accepts unauthenticated requests")

@@ -68,7 +68,7 @@ class TouchpointPublisher:
             PRODUCE_ERRORS.labels("not_connected").inc()
             raise KafkaUnavailable("not connected to Kafka yet")
         try:
-            await asyncio.wait_for(self._send_all(events), self.timeout)
+            await self._send_all(events)
         except (KafkaError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
             PRODUCE_ERRORS.labels(type(exc).__name__).inc()
             raise KafkaUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -76,18 +76,32 @@ class TouchpointPublisher:
             PUBLISHED.labels(event.data.touchpoint_type.value).inc()
 
     async def _send_all(self, events: Sequence[CloudEvent[TouchpointRecorded]]) -> None:
+        """Wait at most ``timeout`` for every acknowledgement.
+
+        The producer's own futures are never cancelled: cancelling them mid-flight can wedge
+        the idempotent producer after a broker restart. A record still in flight when we give
+        up may yet be written; the client's retry carries the same event id (Idempotency-Key
+        or event_id) and is deduplicated downstream.
+        """
         assert self.producer is not None
+        deadline = asyncio.get_running_loop().time() + self.timeout
         futures = []
         for event in events:
             headers = list(CLOUDEVENT_HEADERS)
             if event.traceparent:
                 headers.append(("traceparent", event.traceparent.encode()))
-            futures.append(
-                await self.producer.send(
-                    self.topic, value=encode_event(event), key=event.data.identity.lead_key.encode(), headers=headers
-                )
+            send = self.producer.send(
+                self.topic, value=encode_event(event), key=event.data.identity.lead_key.encode(), headers=headers
             )
-        await asyncio.gather(*futures)
+            remaining = deadline - asyncio.get_running_loop().time()
+            # send() itself waits for metadata and buffer space; bound that wait without cancelling delivery
+            futures.append(await asyncio.wait_for(send, max(remaining, 0.001)))
+        remaining = deadline - asyncio.get_running_loop().time()
+        done, pending = await asyncio.wait(futures, timeout=max(remaining, 0.001))
+        if pending:
+            raise asyncio.TimeoutError(f"{len(pending)} of {len(futures)} records not acknowledged in {self.timeout:g} s")
+        for fut in done:
+            fut.result()  # raise the first delivery error, if any
 
 
 def utcnow() -> datetime:

@@ -6,10 +6,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from leadflow_events import EVENT_CONTENT_TYPE
 
+MAX_BATCH_BYTES = 512 * 1024
 CLOUDEVENT_HEADERS = [("content-type", EVENT_CONTENT_TYPE.encode())]
 
 
-def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 0, request_timeout_ms: int = 10_000) -> AIOKafkaProducer:
+def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 0, request_timeout_ms: int = 30_000) -> AIOKafkaProducer:
     """Idempotent producer: acks=all, so an acknowledged record survives a broker crash."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -19,6 +20,7 @@ def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 0, request
         linger_ms=linger_ms,
         request_timeout_ms=request_timeout_ms,
         retry_backoff_ms=200,
+        max_batch_size=MAX_BATCH_BYTES,
     )
 
 
