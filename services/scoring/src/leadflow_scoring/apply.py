@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_events import CloudEvent, TouchpointRecorded
 from leadflow_runtime.consumer import Delivered
 
+from leadflow_scoring import identity
 from leadflow_scoring.adapters import store
 from leadflow_scoring.domain.leads import Touchpoint
 from leadflow_scoring.domain.scoring import lead_id_for, score_touchpoint
@@ -48,18 +49,32 @@ class ApplyTouchpoints:
             if d.event.id not in seen:
                 seen.add(d.event.id)
                 items.append((d, to_touchpoint(d.event)))
-        fresh_ids = await store.insert_new_touchpoints(conn, [self._touchpoint_row(d, tp) for d, tp in items])
+        aliases, new_links = await identity.lock_and_resolve(conn, [tp for _, tp in items])
+        rows = [self._touchpoint_row(d, tp) for d, tp in items]
+        identity.rows_lead_ids(rows, [tp for _, tp in items], aliases)
+        fresh_ids = await store.insert_new_touchpoints(conn, rows)
         if len(fresh_ids) < len(batch):
             DUPLICATES.inc(len(batch) - len(fresh_ids))
         items = [(d, tp) for d, tp in items if tp.event_id in fresh_ids]
-        if not items:
+        if not items and not new_links:
             return
-        states = await store.load_leads(conn, (tp.lead_key for _, tp in items))
+        keys = {identity.resolved(tp, aliases) for _, tp in items} | set(new_links.values())
+        states = await store.load_leads(conn, keys)
         model = await self.registry.refresh(conn)  # after the locks: see model_registry
         writes = Writes(model, self.stage_topic)
+        batch_ids = [tp.event_id for _, tp in items]
+        for anon_key, lead_key in new_links.items():
+            first = next(tp for _, tp in items if tp.email == lead_key and f"anon:{tp.anonymous_id}" == anon_key) \
+                if any(tp.email == lead_key for _, tp in items) else None
+            if first is None:
+                continue
+            merged, _ = await identity.merge_anonymous(conn, anon_key, lead_key, states, model, batch_ids, first, first.occurred_at)
+            if merged is not None:
+                writes.add(merged, first.occurred_at, ledger=False)
         for delivered, tp in items:
-            scored = score_touchpoint(states.get(tp.lead_key), tp, model)
-            states[tp.lead_key] = scored.state
+            key = identity.resolved(tp, aliases)
+            scored = score_touchpoint(states.get(key), tp if key == tp.lead_key else _as(tp, key), model)
+            states[key] = scored.state
             writes.add(scored, tp.occurred_at, delivered.event.traceparent)
         await writes.flush(conn)
 
@@ -77,3 +92,10 @@ class ApplyTouchpoints:
             "kafka_partition": d.record.partition,
             "kafka_offset": d.record.offset,
         }
+
+
+def _as(tp: Touchpoint, lead_key: str) -> Touchpoint:
+    """An anonymous touchpoint of a visitor who is now a known lead."""
+    from dataclasses import replace
+
+    return replace(tp, email=lead_key)

@@ -36,8 +36,22 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# deadlock detected, serialization failure, lock not available: the same work succeeds when retried
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if _sqlstate(exc) in RETRYABLE_SQLSTATES:
         return True
     if isinstance(exc, _TRANSIENT):
         return True

@@ -21,7 +21,7 @@ def planned_topics(settings: CommonSettings, partitions: int, dlq_partitions: in
     return topics
 
 
-async def create_topics(bootstrap: str, topics: dict[str, int], *, wait_seconds: float = 60) -> list[str]:
+async def create_topics(bootstrap: str, topics: dict[str, int], *, replication: int = 1, wait_seconds: float = 60) -> list[str]:
     """Create missing topics; return the names created. Existing topics are left as they are."""
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -36,7 +36,7 @@ async def create_topics(bootstrap: str, topics: dict[str, int], *, wait_seconds:
             await asyncio.sleep(1)
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, p, 1) for n, p in topics.items() if n not in existing]
+        missing = [NewTopic(n, p, replication) for n, p in topics.items() if n not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -52,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["create"])
     parser.add_argument("--partitions", type=int, default=6, help="partitions of the touchpoint and stage topics")
     parser.add_argument("--dlq-partitions", type=int, default=1)
+    parser.add_argument("--replication-factor", type=int, default=1, help="3 on a production cluster")
     args = parser.parse_args(argv)
     settings = CommonSettings()
     topics = planned_topics(settings, args.partitions, args.dlq_partitions)
-    created = asyncio.run(create_topics(settings.kafka_bootstrap, topics))
+    created = asyncio.run(create_topics(settings.kafka_bootstrap, topics, replication=args.replication_factor))
     for name, parts in topics.items():
         state = "created" if name in created else "exists"
         print(f"topic {name:<32} partitions={parts:<3} {state}")

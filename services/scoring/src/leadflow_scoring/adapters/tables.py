@@ -131,3 +131,11 @@ rescore_jobs = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
 )
+
+lead_aliases = Table(
+    "lead_aliases",
+    metadata,
+    Column("alias_key", Text, primary_key=True, comment="An anonymous key (anon:<id>) that now means a known lead."),
+    Column("lead_key", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
