@@ -241,3 +241,28 @@ def test_grade_grid():
     assert MODEL.grades.grade(35, 70) == "A1"
     assert MODEL.grades.grade(20, 40) == "B2"
     assert MODEL.grades.grade(0, 0) == "D3"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=-20, max_value=200), min_size=1, max_size=40))
+def test_crossings_fire_once_and_rearm_only_below_the_gap(scores):
+    t = Thresholds(mql=65, sql=10_000, recycle_gap=10)
+    stage, armed = Stage.LEAD, True
+    for score in scores:
+        fired = plan_transitions(stage, score, 0, t)
+        if fired == [Stage.MQL]:
+            assert armed and score >= 65  # only an upward crossing by an armed lead fires
+            armed = False
+        elif fired == [Stage.LEAD]:
+            assert score < 55  # recycling only below the gap
+            armed = True
+        else:
+            assert fired == []
+            assert not (stage is Stage.LEAD and score >= 65)
+            assert not (stage is Stage.MQL and score < 55)
+        stage = fired[-1] if fired else stage
+
+
+def test_objection_disqualifies():
+    state, changes, _ = run(tp("form_submitted", 0, profile=BUSINESS, objection=True))
+    assert state.stage is Stage.DISQUALIFIED and "objected" in state.disqualified_reason
