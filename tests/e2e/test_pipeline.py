@@ -139,8 +139,9 @@ def test_every_service_reports_health_and_metrics(services):
     assert "leadflow_stage_transitions_total" in httpx.get(f"{services['scoring'].url}/metrics").text
 
 
-def test_sigterm_stops_each_service_within_ten_seconds(test_env):
-    proc = ServiceProcess("scoring", test_env.env, name="scoring-sigterm").start()
+@pytest.mark.parametrize("service", ["ingest", "scoring", "handover"])
+def test_sigterm_stops_each_service_within_ten_seconds(test_env, service):
+    proc = ServiceProcess(service, test_env.env, name=f"{service}-sigterm").start()
     took = proc.stop(timeout=15)
     # uvicorn re-raises the signal after a graceful shutdown, so -15 is the clean exit code
     assert proc.proc.returncode in (0, -15)
