@@ -6,7 +6,7 @@ UV := python3 -m uv
 PY := $(UV) run --frozen
 STACK := python3 deploy/local/stack.py
 
-.PHONY: help install up init down status demo test test-unit test-integration test-e2e test-faults bench bench-smoke schemas
+.PHONY: help install up init down status demo test browser test-unit test-integration test-e2e test-faults bench bench-smoke schemas
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,7 @@ init: ## create the Kafka topics and apply database migrations
 	@$(PY) leadflow-topics create
 	@$(PY) leadflow-scoring migrate
 	@$(PY) leadflow-handover migrate
+	@$(PY) leadflow-ingest migrate
 
 demo: up ## run the three services on a demo scenario and leave them running
 	@$(PY) python deploy/local/demo.py run
@@ -40,7 +41,13 @@ status: ## show what is running
 	@$(STACK) status || true
 	@if [ -x .venv/bin/python ]; then .venv/bin/python deploy/local/demo.py status; fi
 
-test: install ## run the whole test suite against real Kafka and PostgreSQL
+browser: ## install Debian's Chromium for the browser tests (when missing and root)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then echo "installing chromium (browser tests)..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "browser tests need /usr/bin/chromium: sudo apt-get install chromium"; fi; fi
+
+test: install browser ## run the whole test suite against real Kafka and PostgreSQL
 	@$(STACK) up
 	@$(PY) pytest
 

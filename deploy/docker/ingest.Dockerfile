@@ -46,6 +46,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # 2) This service and the shared packages it depends on, installed as wheels (not editable),
 #    so the environment does not need /app/shared or /app/services at run time.
 #    Hatchling puts every file under the package folder in the wheel (data files too).
+#    leadflow-events' pyproject names its README.md as the readme: building the wheel needs it.
+COPY shared/events/README.md shared/events/
 COPY shared/events/src shared/events/src
 COPY shared/runtime/src shared/runtime/src
 COPY services/ingest/src services/ingest/src

@@ -49,6 +49,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 #    so the environment does not need /app/shared or /app/services at run time.
 #    Hatchling puts every file under the package folder in the wheel, so
 #    default_model.yaml and migrations/ (env.py, versions/, script.py.mako) come along.
+#    leadflow-events' pyproject names its README.md as the readme: building the wheel needs it.
+COPY shared/events/README.md shared/events/
 COPY shared/events/src shared/events/src
 COPY shared/runtime/src shared/runtime/src
 COPY services/scoring/src services/scoring/src

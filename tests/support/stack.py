@@ -93,6 +93,7 @@ def create_test_env(infra: Infra, name: str) -> TestEnv:
     }
     run_cli(["leadflow_scoring.cli", "migrate"], env)
     run_cli(["leadflow_handover.cli", "migrate"], env)
+    run_cli(["leadflow_ingest.cli", "migrate"], env)
     run_cli(["leadflow_runtime.topics", "create", "--partitions", "6"], env)
     return TestEnv(infra, database_url, prefix, env)
 

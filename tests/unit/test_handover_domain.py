@@ -78,3 +78,24 @@ def test_parse_retry_after():
     assert parse_retry_after("7") == 7
     assert parse_retry_after(None) is None
     assert parse_retry_after("garbage") is None
+
+
+def test_a_throttle_said_with_another_status_is_retried_like_a_429():
+    # Salesforce says "slow down" as 403 REQUEST_LIMIT_EXCEEDED
+    assert decide(1, 403).verdict is Verdict.FAILED
+    throttled = decide(1, 403, retry_after=30, throttled=True)
+    assert throttled.verdict is Verdict.RETRY and throttled.delay == 30
+    assert decide(len(DEFAULT_SCHEDULE), 403, throttled=True).verdict is Verdict.FAILED  # the schedule still ends
+
+
+def test_permanent_outcomes_fail_at_once_but_410_still_disables():
+    assert decide(1, 300, permanent=True).verdict is Verdict.FAILED
+    assert decide(1, None, permanent=True).verdict is Verdict.FAILED
+    assert decide(1, 410, permanent=True).verdict is Verdict.DISABLE
+
+
+def test_a_replay_restarts_the_schedule():
+    # the dispatcher passes attempts made since the replay; 8 earlier attempts do not count
+    attempts, retry_base = 9, 8
+    decision = decide(attempts - retry_base, 500)
+    assert decision.verdict is Verdict.RETRY and decision.delay == DEFAULT_SCHEDULE[1]

@@ -1,25 +1,30 @@
-"""Turns stage events into pending deliveries, in the consumer's transaction."""
+"""Turns stage events into an assignment and pending deliveries, in the consumer's transaction."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sqlalchemy import select
-
-from leadflow_events import LeadStageChanged, StageCauseKind
+from leadflow_events import LeadStageChanged, Stage, StageCauseKind
+from leadflow_runtime import tracing
 from leadflow_runtime.consumer import Delivered
 
+from leadflow_handover.adapters import destination_store
 from leadflow_handover.adapters.tables import deliveries
+from leadflow_handover.assigning import AssignLead, AssignLeads
+from leadflow_handover.domain.routing import LeadFacts, Routing, normalise_interest
 from leadflow_handover.notification import build_notification
-from leadflow_handover.settings import WebhookDestination
+from leadflow_handover.stage_extras import StageExtras, extras_of
 
 DELIVERY_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000004")
+ASSIGNED_STAGES = frozenset({Stage.SQL})  # the moment sales takes over; an MQL has no owner in sales yet
 
 
 def delivery_id(stage_event_id: str, destination: str) -> str:
@@ -27,28 +32,55 @@ def delivery_id(stage_event_id: str, destination: str) -> str:
     return "msg_" + uuid.uuid5(DELIVERY_NAMESPACE, f"{stage_event_id}:{destination}").hex
 
 
+def lead_facts(change: LeadStageChanged, extras: StageExtras, interest_property: str) -> LeadFacts:
+    profile = change.lead.profile
+    return LeadFacts(
+        country=profile.country.upper() if profile.country else None,
+        company_size=profile.company_size,
+        product_interest=normalise_interest(extras.properties.get(interest_property)),
+    )
+
+
 @dataclass
 class RecordHandovers:
-    destinations: Sequence[WebhookDestination]
     lead_url: str
+    routing: Routing = field(default_factory=Routing)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def __post_init__(self) -> None:
+        self.assign = AssignLeads(self.routing)
 
     async def __call__(self, conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
-        rows: list[dict[str, Any]] = []
+        now = self.clock()
+        targets = await destination_store.load_all(conn)
         remodelled = [d.event.data.lead_id for d in batch if d.event.data.cause.kind == StageCauseKind.MODEL_CHANGED]
         handed_over = await self._already_handed_over(conn, remodelled) if remodelled else set()
+        extras = {d.event.id: extras_of(d.record.value) for d in batch}
+        assignees = await self.assign(conn, [
+            AssignLead(d.event.id, d.event.data.lead_id,
+                       lead_facts(d.event.data, extras[d.event.id], self.routing.interest_property),
+                       reuse_existing=d.event.data.cause.kind == StageCauseKind.MODEL_CHANGED)
+            for d in batch if d.event.data.to_stage in ASSIGNED_STAGES
+        ], now)
+        rows: list[dict[str, Any]] = []
         for d in batch:
             change: LeadStageChanged = d.event.data
-            for dest in self.destinations:
+            for target in targets:
+                dest = target.config
                 if change.to_stage not in dest.stages:
                     continue
                 if change.cause.kind == StageCauseKind.MODEL_CHANGED and (change.lead_id, dest.name) in handed_over:
                     continue  # a model change never hands the same lead to the same place twice
                 did = delivery_id(d.event.id, dest.name)
-                body = build_notification(did, d.event.id, change, self.lead_url)
-                rows.append({
+                body = build_notification(did, d.event.id, change, self.lead_url, extras[d.event.id], assignees.get(d.event.id))
+                row = {
                     "id": did, "stage_event_id": d.event.id, "lead_id": change.lead_id, "destination": dest.name,
                     "status": "pending", "payload": body.model_dump(mode="json"), "qualified_at": change.occurred_at,
-                })
+                    "traceparent": _traceparent(d), "last_error": None,  # every row has the same keys: one INSERT
+                }
+                if not target.enabled:
+                    row |= {"status": "disabled", "last_error": f"not sent: the destination is disabled ({target.disabled_reason})"}
+                rows.append(row)
         if rows:
             await conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=[deliveries.c.id]))
 
@@ -58,3 +90,11 @@ class RecordHandovers:
             select(deliveries.c.lead_id, deliveries.c.destination).where(deliveries.c.lead_id.in_(lead_ids))
         )
         return {(str(r.lead_id), r.destination) for r in rows}
+
+
+def _traceparent(d: Delivered) -> str | None:
+    """The stage event's trace context: the CloudEvents extension, else the record header."""
+    value = getattr(d.event, "traceparent", None) or tracing.header_value(d.record.headers)
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return value if tracing.parse(value) is not None else None

@@ -8,16 +8,25 @@ from leadflow_runtime.problems import PROBLEM_JSON
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app, *, default_limit: int, limits: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, *, default_limit: int, limits: dict[str, int], suffix_limits: dict[str, int] | None = None) -> None:  # type: ignore[no-untyped-def]
         self.app = app
         self.default_limit = default_limit
         self.limits = limits
+        self.suffix_limits = suffix_limits or {}
+
+    def limit_for(self, path: str) -> int:
+        if path in self.limits:
+            return self.limits[path]
+        for suffix, limit in self.suffix_limits.items():
+            if path.endswith(suffix):
+                return limit
+        return self.default_limit
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.limits.get(scope["path"], self.default_limit)
+        limit = self.limit_for(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:

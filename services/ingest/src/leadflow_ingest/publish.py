@@ -14,7 +14,8 @@ from prometheus_client import Counter
 from leadflow_events import (
     TOUCHPOINT_RECORDED_V1, CloudEvent, LeadIdentity, LeadProfile, TouchpointRecorded, encode_event,
 )
-from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
+from leadflow_runtime import tracing
+from leadflow_runtime.kafka import cloudevent_headers
 
 from leadflow_ingest.contracts import TouchpointIn
 
@@ -48,6 +49,7 @@ def build_event(item: TouchpointIn, event_id: str, now: datetime, traceparent: s
         profile=LeadProfile(**item.profile.model_dump()),
         properties=item.properties,
         source_id=item.source_id,
+        consent=item.consent,
         received_at=now,
     )
     return CloudEvent[TouchpointRecorded](
@@ -68,7 +70,8 @@ class TouchpointPublisher:
             PRODUCE_ERRORS.labels("not_connected").inc()
             raise KafkaUnavailable("not connected to Kafka yet")
         try:
-            await self._send_all(events)
+            with tracing.producer_span(self.topic, len(events)):
+                await self._send_all(events)
         except (KafkaError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
             PRODUCE_ERRORS.labels(type(exc).__name__).inc()
             raise KafkaUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -87,11 +90,9 @@ class TouchpointPublisher:
         deadline = asyncio.get_running_loop().time() + self.timeout
         futures = []
         for event in events:
-            headers = list(CLOUDEVENT_HEADERS)
-            if event.traceparent:
-                headers.append(("traceparent", event.traceparent.encode()))
             send = self.producer.send(
-                self.topic, value=encode_event(event), key=event.data.identity.lead_key.encode(), headers=headers
+                self.topic, value=encode_event(event), key=event.data.identity.lead_key.encode(),
+                headers=cloudevent_headers(event.traceparent),
             )
             remaining = deadline - asyncio.get_running_loop().time()
             # send() itself waits for metadata and buffer space; bound that wait without cancelling delivery

@@ -1,25 +1,25 @@
-"""``POST /v1/touchpoints`` and ``POST /v1/touchpoints/batch``."""
+"""``POST /v1/touchpoints``, ``POST /v1/touchpoints/batch`` and ``POST /v1/sources/{id}/touchpoints``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Header, Request, status
 
 from leadflow_runtime.problems import Problem
+from leadflow_runtime.tracing import current_traceparent
 
-from leadflow_ingest.auth import Authenticated
+from leadflow_ingest.auth import Authenticated, Caller
 from leadflow_ingest.contracts import Accepted, BatchAccepted, BatchIn, TouchpointIn
-from leadflow_ingest.publish import KafkaUnavailable, TouchpointPublisher, build_event, event_id_for, utcnow
+from leadflow_ingest.deps import SourceId, publish_or_503, source_or_404, take_rate_limit
+from leadflow_ingest.problem_docs import problems
+from leadflow_ingest.publish import build_event, event_id_for, utcnow
 
 router = APIRouter(prefix="/v1", tags=["touchpoints"])
 
-PROBLEM_RESPONSES = {
-    401: {"description": "Missing or invalid API key (problem details)."},
-    413: {"description": "Body too large (problem details)."},
-    422: {"description": "Invalid touchpoint; `errors` names each failing field (problem details)."},
-    503: {"description": "Kafka did not acknowledge; nothing was accepted. Retry after `Retry-After` seconds."},
-}
+PROBLEM_RESPONSES = problems(400, 401, 403, 404, 413, 422, 429, 503)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -28,32 +28,46 @@ IdempotencyKey = Annotated[
 TraceParent = Annotated[str | None, Header(alias="traceparent", max_length=128, include_in_schema=False)]
 
 
-def _publisher(request: Request) -> TouchpointPublisher:
-    return request.app.state.publisher
+def _traceparent(received: str | None) -> str | None:
+    """The request's trace context (its server span's; see ``TracingMiddleware``), so every touchpoint carries one."""
+    return current_traceparent() or received
 
 
-def _unavailable(request: Request, exc: KafkaUnavailable) -> Problem:
-    retry = request.app.state.settings.ingest_retry_after_seconds
-    return Problem(
-        503, f"The touchpoint was not accepted because Kafka did not acknowledge it ({exc}). Send it again later.",
-        type_="https://leadflow.dev/problems/kafka-unavailable", headers={"Retry-After": str(retry)},
-    )
+async def _scope(request: Request, caller: Caller, items: Sequence[TouchpointIn], path_source: str | None = None) -> None:
+    """Files each touchpoint under the caller's source: 403 for another source, then that source's rate limit."""
+    if path_source is not None and not caller.may_speak_for(path_source):
+        raise Problem(403, f"This API key belongs to source `{caller.source_id}`; it cannot send to source `{path_source}`.",
+                      type_="https://leadflow.dev/problems/wrong-source")
+    target = path_source or caller.source_id
+    for item in items:
+        if item.source_id and target and item.source_id != target:
+            whose = f"This API key belongs to source `{caller.source_id}`" if caller.source_id else f"This endpoint is source `{target}`'s"
+            raise Problem(403, f"{whose}; it cannot send touchpoints for source `{item.source_id}`. "
+                          "Leave source_id out or use that source's key.", type_="https://leadflow.dev/problems/wrong-source")
+        if target:
+            item.source_id = target
+    if target:
+        take_rate_limit(request, await source_or_404(request, target))
 
 
 @router.post(
     "/touchpoints", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=PROBLEM_RESPONSES,
     summary="Record one touchpoint",
-    description="Answers 202 only after Kafka acknowledged the touchpoint (acks=all).",
+    description="Answers 202 only after Kafka acknowledged the touchpoint (acks=all). With a source's API key "
+    "(`lf_...`) the touchpoint is filed under that source (its `source_id`) and counts against its rate limit.",
 )
 async def record_touchpoint(
-    item: TouchpointIn, request: Request, _: Authenticated, idempotency_key: IdempotencyKey = None,
+    item: TouchpointIn, request: Request, caller: Authenticated, idempotency_key: IdempotencyKey = None,
     traceparent: TraceParent = None,
 ) -> Accepted:
-    event = build_event(item, event_id_for(item, idempotency_key), utcnow(), traceparent)
-    try:
-        await _publisher(request).publish([event])
-    except KafkaUnavailable as exc:
-        raise _unavailable(request, exc) from exc
+    await _scope(request, caller, [item])
+    return await _record_one(request, item, idempotency_key, traceparent)
+
+
+async def _record_one(request: Request, item: TouchpointIn, idempotency_key: str | None, traceparent: str | None) -> Accepted:
+    event = build_event(item, event_id_for(item, idempotency_key), utcnow(), _traceparent(traceparent))
+    with structlog.contextvars.bound_contextvars(event_id=event.id):
+        await publish_or_503(request, [event])
     return Accepted(event_id=event.id, lead_key=event.data.identity.lead_key)
 
 
@@ -64,7 +78,7 @@ async def record_touchpoint(
     "On 503 resend the whole batch with the same Idempotency-Key (or per-item event_id) so nothing is counted twice.",
 )
 async def record_batch(
-    batch: BatchIn, request: Request, _: Authenticated, idempotency_key: IdempotencyKey = None,
+    batch: BatchIn, request: Request, caller: Authenticated, idempotency_key: IdempotencyKey = None,
     traceparent: TraceParent = None,
 ) -> BatchAccepted:
     limit = request.app.state.settings.ingest_max_batch_items
@@ -72,12 +86,24 @@ async def record_batch(
         raise Problem(422, f"A batch holds at most {limit} touchpoints; this one has {len(batch.touchpoints)}. Split it.",
                       type_="https://leadflow.dev/problems/validation",
                       errors=[{"in": "body", "field": "touchpoints", "message": f"at most {limit} items"}])
+    await _scope(request, caller, batch.touchpoints)
     now = utcnow()
+    traceparent = _traceparent(traceparent)
     events = [
         build_event(item, event_id_for(item, idempotency_key, i), now, traceparent) for i, item in enumerate(batch.touchpoints)
     ]
-    try:
-        await _publisher(request).publish(events)
-    except KafkaUnavailable as exc:
-        raise _unavailable(request, exc) from exc
+    await publish_or_503(request, events)
     return BatchAccepted(accepted=len(events), event_ids=[e.id for e in events])
+
+
+@router.post(
+    "/sources/{source_id}/touchpoints", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
+    responses=PROBLEM_RESPONSES, summary="Record one touchpoint for a source",
+    description="Like POST /v1/touchpoints, filed under the source of the path. A key of another source gets 403.",
+)
+async def record_source_touchpoint(
+    source_id: SourceId, item: TouchpointIn, request: Request, caller: Authenticated,
+    idempotency_key: IdempotencyKey = None, traceparent: TraceParent = None,
+) -> Accepted:
+    await _scope(request, caller, [item], path_source=source_id)
+    return await _record_one(request, item, idempotency_key, traceparent)

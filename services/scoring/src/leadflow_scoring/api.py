@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from leadflow_events import Stage
 from leadflow_runtime.problems import Problem
 
-from leadflow_scoring import queries
+from leadflow_scoring import lead_search, queries
 from leadflow_scoring.domain.explain import explain
 from leadflow_scoring.domain.leads import LedgerEntry
 
@@ -121,18 +121,39 @@ async def get_lead(lead_id: str, engine: EngineDep) -> LeadDetail:
     return LeadDetail.model_validate(found)
 
 
-@router.get("/leads", response_model=LeadPage, summary="Leads, newest activity first")
+@router.get(
+    "/leads", response_model=LeadPage, summary="Leads: filter, sort, page",
+    description="Filters combine with AND. Paging is by keyset: pass `next_cursor` back with the same `sort` and "
+    "`order`. The lead's assigned team or rep lives in the handover service and cannot be filtered on here.",
+)
 async def list_leads(
     engine: EngineDep,
-    stage: Stage | None = None,
+    stage: list[Stage] | None = Query(default=None, description="Current stage; repeat for several."),
+    grade: list[str] | None = Query(default=None, description="Grade `B2`, or a fit letter `B` for B1-B3; repeat for several."),
+    score_min: int | None = Query(default=None, description="Lowest score (inclusive)."),
+    score_max: int | None = Query(default=None, description="Highest score (inclusive)."),
+    source: str | None = Query(default=None, max_length=128, description="Leads with at least one touchpoint from this source id."),
+    updated_since: datetime | None = Query(default=None, description="Leads with activity at or after this time (RFC 3339, with offset)."),
+    q: str | None = Query(default=None, max_length=200, description="Words that must all appear in name, e-mail or company (at least one of 3+ characters)."),
     email: str | None = Query(default=None, description="Exact e-mail (normalised before lookup)."),
+    sort: lead_search.SortKey = Query(default=lead_search.SortKey.UPDATED_AT, description="`updated_at`, `score` or `created_at`."),
+    order: lead_search.SortOrder = Query(default=lead_search.SortOrder.DESC),
     limit: int = Query(default=50, ge=1, le=500),
     cursor: str | None = Query(default=None, description="`next_cursor` of the previous page."),
 ) -> LeadPage:
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise Problem(422, "`updated_since` needs a time zone offset, e.g. 2026-11-27T10:00:00Z.",
+                      errors=[{"in": "query", "field": "updated_since", "message": "time zone offset missing"}])
     try:
-        items, next_cursor = await queries.lead_page(engine, stage=stage, email=email, limit=limit, cursor=cursor)
-    except queries.BadCursor as exc:
+        found = lead_search.LeadFilter(
+            stages=tuple(stage or ()), grades=lead_search.expand_grades(grade), score_min=score_min, score_max=score_max,
+            source=source or None, updated_since=updated_since, text=q, email=email,
+        )
+        items, next_cursor = await lead_search.lead_page(engine, found, sort=sort, order=order, limit=limit, cursor=cursor)
+    except lead_search.BadCursor as exc:
         raise Problem(400, str(exc)) from exc
+    except lead_search.BadSearch as exc:
+        raise Problem(422, str(exc)) from exc
     return LeadPage(items=[LeadSummary.model_validate(i) for i in items], next_cursor=next_cursor)
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from leadflow_runtime.app import create_service_app
 
-from leadflow_scoring import api, models_api
+from leadflow_scoring import api, dashboard, funnel, models_api, privacy_api
 from leadflow_scoring.bootstrap import Container, build
 from leadflow_scoring.settings import ScoringSettings
 
@@ -16,5 +16,5 @@ def create_app(settings: ScoringSettings | None = None, container: Container | N
         title="Leadflow scoring",
         description="Lead state and scores: the read API over what the scoring workers computed.",
         container=container or build(settings or ScoringSettings()),
-        routers=[api.router, models_api.router],
+        routers=[api.router, models_api.router, privacy_api.router, funnel.router, dashboard.router],
     )

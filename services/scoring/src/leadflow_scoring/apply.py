@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from prometheus_client import Counter
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leadflow_events import CloudEvent, TouchpointRecorded
+from leadflow_events import CloudEvent, Stage, TouchpointRecorded
 from leadflow_runtime.consumer import Delivered
 
-from leadflow_scoring import identity
+from leadflow_scoring import identity, privacy
 from leadflow_scoring.adapters import store
-from leadflow_scoring.domain.leads import Touchpoint
-from leadflow_scoring.domain.scoring import lead_id_for, score_touchpoint
+from leadflow_scoring.adapters.tables import consents, score_ledger, touchpoints
+from leadflow_scoring.domain.leads import LeadState, Touchpoint
+from leadflow_scoring.domain.privacy import OBJECTION_TYPE, object_to_profiling
+from leadflow_scoring.domain.scoring import lead_id_for, new_lead, score_touchpoint
 from leadflow_scoring.model_registry import ModelRegistry
 from leadflow_scoring.writes import Writes
 
@@ -50,16 +54,18 @@ class ApplyTouchpoints:
                 seen.add(d.event.id)
                 items.append((d, to_touchpoint(d.event)))
         aliases, new_links = await identity.lock_and_resolve(conn, [tp for _, tp in items])
+        keys = {identity.resolved(tp, aliases) for _, tp in items} | set(new_links.values())
+        gone = await privacy.erased_keys(conn, sorted(keys))
+        states = await store.load_leads(conn, keys)
+        items = [(d, tp) for d, tp in items if self._admissible(d, identity.resolved(tp, aliases), gone, states)]
         rows = [self._touchpoint_row(d, tp) for d, tp in items]
         identity.rows_lead_ids(rows, [tp for _, tp in items], aliases)
         fresh_ids = await store.insert_new_touchpoints(conn, rows)
-        if len(fresh_ids) < len(batch):
-            DUPLICATES.inc(len(batch) - len(fresh_ids))
+        if len(fresh_ids) < len(items):
+            DUPLICATES.inc(len(items) - len(fresh_ids))
         items = [(d, tp) for d, tp in items if tp.event_id in fresh_ids]
         if not items and not new_links:
             return
-        keys = {identity.resolved(tp, aliases) for _, tp in items} | set(new_links.values())
-        states = await store.load_leads(conn, keys)
         model = await self.registry.refresh(conn)  # after the locks: see model_registry
         writes = Writes(model, self.stage_topic)
         batch_ids = [tp.event_id for _, tp in items]
@@ -71,12 +77,46 @@ class ApplyTouchpoints:
             merged, _ = await identity.merge_anonymous(conn, anon_key, lead_key, states, model, batch_ids, first, first.occurred_at)
             if merged is not None:
                 writes.add(merged, first.occurred_at, ledger=False)
+        objected: dict[str, str] = {}  # lead id -> the objection touchpoint
+        consent_rows: list[dict[str, Any]] = []
         for delivered, tp in items:
             key = identity.resolved(tp, aliases)
-            scored = score_touchpoint(states.get(key), tp if key == tp.lead_key else _as(tp, key), model)
+            tp = tp if key == tp.lead_key else _as(tp, key)
+            state = states.get(key)
+            if state is not None and state.stage is Stage.OBJECTED:
+                continue  # an objection earlier in this batch
+            if tp.type == OBJECTION_TYPE:
+                created = state is None
+                scored = object_to_profiling(state or new_lead(tp), tp.occurred_at, tp.event_id, "objection touchpoint")
+                if created:
+                    scored = replace(scored, created=True, changes=tuple(replace(c, from_stage=None) for c in scored.changes))
+                objected[scored.state.lead_id] = tp.event_id
+            else:
+                scored = score_touchpoint(state, tp, model)
             states[key] = scored.state
             writes.add(scored, tp.occurred_at, delivered.event.traceparent)
+            if delivered.event.data.consent is not None:
+                consent_rows.append(privacy.consent_rows(scored.state.lead_id, tp, delivered.event.data.consent))
+        if objected:
+            writes.ledger = [r for r in writes.ledger if r["lead_id"] not in objected]
         await writes.flush(conn)
+        if consent_rows:
+            await conn.execute(insert(consents), consent_rows)
+        for lead_id, objection_id in objected.items():
+            await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id == lead_id))
+            await conn.execute(delete(touchpoints).where(touchpoints.c.lead_id == lead_id, touchpoints.c.event_id != objection_id))
+
+    @staticmethod
+    def _admissible(d: Delivered, key: str, gone: dict[str, datetime], states: dict[str, LeadState]) -> bool:
+        erased_at = gone.get(key)
+        if erased_at is not None and d.event.data.received_at <= erased_at:
+            privacy.DROPPED.labels("erased").inc()  # a replay must not bring an erased person back
+            return False
+        state = states.get(key)
+        if state is not None and state.stage is Stage.OBJECTED:
+            privacy.DROPPED.labels("objected").inc()  # the person objected: nothing more is recorded
+            return False
+        return True
 
     @staticmethod
     def _touchpoint_row(d: Delivered, tp: Touchpoint) -> dict[str, Any]:
@@ -96,6 +136,4 @@ class ApplyTouchpoints:
 
 def _as(tp: Touchpoint, lead_key: str) -> Touchpoint:
     """An anonymous touchpoint of a visitor who is now a known lead."""
-    from dataclasses import replace
-
     return replace(tp, email=lead_key)

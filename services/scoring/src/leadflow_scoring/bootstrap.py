@@ -18,6 +18,7 @@ from leadflow_runtime.outbox import OutboxRelay
 from leadflow_scoring.adapters.tables import consumer_offsets, outbox
 from leadflow_scoring.apply import ApplyTouchpoints
 from leadflow_scoring.decay_sweep import DecaySweep
+from leadflow_scoring.privacy import RetentionJob
 from leadflow_scoring.model_file import DEFAULT_MODEL_PATH, load_model
 from leadflow_scoring.model_registry import ModelRegistry
 from leadflow_scoring.rescoring_job import RescoringWorker
@@ -37,6 +38,7 @@ class Container:
     relay: OutboxRelay | None = None
     sweep: DecaySweep | None = None
     rescoring: RescoringWorker | None = None
+    retention: RetentionJob | None = None
 
     @property
     def model(self):  # type: ignore[no-untyped-def]
@@ -70,6 +72,11 @@ class Container:
             engine=self.engine, registry=self.registry, stage_topic=s.topic_lead_stages,
             heartbeat=self.health.heartbeat("rescoring", max_silence=300.0), after_commit=relay.wake,
         )
+        self.retention = RetentionJob(
+            engine=self.engine, stage_topic=s.topic_lead_stages, days=s.scoring_retention_days,
+            interval=s.scoring_retention_interval_seconds, after_commit=relay.wake,
+            heartbeat=self.health.heartbeat("retention", max_silence=max(600.0, 3 * s.scoring_retention_interval_seconds)),
+        )
         self.health.readiness["kafka"] = _waiting_for("the scoring model from PostgreSQL")
         self.supervisor.start("model-registry", self._seed_then_run)
 
@@ -80,6 +87,8 @@ class Container:
         self.supervisor.start("kafka-clients", self._run)
         self.supervisor.start("decay-sweep", self.sweep.run)
         self.supervisor.start("rescoring", self.rescoring.run)
+        assert self.retention
+        self.supervisor.start("retention", self.retention.run)
 
     async def _run(self) -> None:
         assert self.consumer and self.relay
@@ -93,7 +102,7 @@ class Container:
         self.supervisor.start("outbox-relay", self.relay.run)
 
     async def stop(self) -> None:
-        stoppers = [x.stop for x in (self.consumer, self.relay, self.sweep, self.rescoring) if x is not None]
+        stoppers = [x.stop for x in (self.consumer, self.relay, self.sweep, self.rescoring, self.retention) if x is not None]
         await self.supervisor.stop(stoppers, timeout=self.settings.shutdown_timeout_seconds)
         if self.consumer:
             await stop_quietly(self.consumer.consumer, self.consumer.producer)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow_events import Stage
@@ -24,10 +22,6 @@ SUMMARY_COLUMNS = [
     leads.c.created_at, leads.c.updated_at, leads.c.stage_changed_at, leads.c.grade, leads.c.disqualified_reason,
     leads.c.review_at,
 ]
-
-
-class BadCursor(ValueError):
-    pass
 
 
 def _summary(row: Any) -> dict[str, Any]:
@@ -75,37 +69,6 @@ async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
             )
         ]
         return lead
-
-
-def _encode_cursor(updated_at: datetime, lead_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{lead_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        stamp, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(stamp), str(uuid.UUID(lead_id))
-    except Exception as exc:
-        raise BadCursor("The cursor is not one this API returned; start again without it.") from exc
-
-
-async def lead_page(
-    engine: AsyncEngine, *, stage: Stage | None, email: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    query = select(*SUMMARY_COLUMNS).order_by(leads.c.updated_at.desc(), leads.c.lead_id.desc()).limit(limit + 1)
-    if stage is not None:
-        query = query.where(leads.c.stage == stage.value)
-    if email:
-        query = query.where(leads.c.email == email.strip().lower())
-    if cursor:
-        at, lead_id = _decode_cursor(cursor)
-        query = query.where(or_(leads.c.updated_at < at, and_(leads.c.updated_at == at, leads.c.lead_id < lead_id)))
-    async with engine.connect() as conn:
-        rows = [_summary(r) for r in await conn.execute(query)]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = _encode_cursor(rows[-1]["updated_at"], rows[-1]["lead_id"]) if more and rows else None
-    return rows, next_cursor
 
 
 async def score_inputs(engine: AsyncEngine, lead_id: str) -> tuple[dict[str, Any], list[HitRecord]] | None:

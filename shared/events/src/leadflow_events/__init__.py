@@ -7,6 +7,7 @@ a version only additive, optional changes are made.
 
 from leadflow_events.envelope import CloudEvent, EVENT_CONTENT_TYPE
 from leadflow_events.errors import ContractViolation, UnknownEventType
+from leadflow_events.privacy import LEAD_ERASED_V1, Consent, LeadErased, LegalBasis
 from leadflow_events.records import KafkaRecord, decode_event, encode_event, parse_record, parse_stage_changed
 from leadflow_events.stages import (
     LEAD_STAGE_CHANGED_V1,
@@ -29,6 +30,10 @@ from leadflow_events.touchpoints import (
 )
 
 __all__ = [
+    "Consent",
+    "LEAD_ERASED_V1",
+    "LeadErased",
+    "LegalBasis",
     "CloudEvent",
     "ContractViolation",
     "EVENT_CONTENT_TYPE",

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadflow_events.envelope import CloudEvent
+from leadflow_events.privacy import LEAD_ERASED_V1, LeadErased
 from leadflow_events.stages import (
     LEAD_STAGE_CHANGED_V1,
     LeadSnapshot,
@@ -87,8 +88,20 @@ def example_lead_stage_changed() -> CloudEvent[LeadStageChanged]:
     )
 
 
+def example_lead_erased() -> CloudEvent[LeadErased]:
+    data = LeadErased(
+        lead_id=LEAD_ID, key_hash="3f1d5f6a0c0e4b1f9d7c2a8b5e6f7a8091a2b3c4d5e6f708192a3b4c5d6e7f80", reason="request",
+        erased_at=AT,
+    )
+    return CloudEvent[LeadErased](
+        id="0b7c1d2e-3f40-5a6b-8c7d-9e0f1a2b3c4d", source="/leadflow/scoring", type=LEAD_ERASED_V1, time=AT,
+        subject=LEAD_ID, dataschema=SCHEMA_BASE + f"{LEAD_ERASED_V1}.schema.json", data=data,
+    )
+
+
 EXAMPLE_BUILDERS: dict[str, Callable[[], CloudEvent[Any]]] = {
     LEAD_STAGE_CHANGED_V1: example_lead_stage_changed,
+    LEAD_ERASED_V1: example_lead_erased,
     TOUCHPOINT_RECORDED_V1: example_touchpoint_recorded,
 }
 

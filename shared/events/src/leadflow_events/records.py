@@ -11,12 +11,14 @@ from pydantic import BaseModel, ValidationError
 
 from leadflow_events.envelope import EVENT_CONTENT_TYPE, CloudEvent
 from leadflow_events.errors import ContractViolation, UnknownEventType
+from leadflow_events.privacy import LEAD_ERASED_V1, LeadErased
 from leadflow_events.stages import LEAD_STAGE_CHANGED_V1, LeadStageChanged
 from leadflow_events.touchpoints import TOUCHPOINT_RECORDED_V1, TouchpointRecorded
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     TOUCHPOINT_RECORDED_V1: TouchpointRecorded,
     LEAD_STAGE_CHANGED_V1: LeadStageChanged,
+    LEAD_ERASED_V1: LeadErased,
 }
 CONTENT_TYPE_HEADER = ("content-type", EVENT_CONTENT_TYPE.encode())
 _VERSIONED = re.compile(r"^(?P<family>.+)\.v(?P<major>[0-9]+)$")

@@ -35,6 +35,7 @@ ENVELOPE_FILE = "cloudevent.schema.json"
 TOPIC_OF_TYPE = {
     "leadflow.touchpoint.recorded.v1": TOUCHPOINTS_TOPIC,
     "leadflow.lead.stage_changed.v1": LEAD_STAGES_TOPIC,
+    "leadflow.lead.erased.v1": LEAD_STAGES_TOPIC,
 }
 TOPIC_DOCS = {
     TOUCHPOINTS_TOPIC: (

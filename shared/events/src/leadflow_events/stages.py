@@ -21,6 +21,7 @@ class Stage(StrEnum):
     CUSTOMER = "customer"
     LOST = "lost"
     DISQUALIFIED = "disqualified"
+    OBJECTED = "objected"
 
 
 class StageCauseKind(StrEnum):
@@ -30,6 +31,7 @@ class StageCauseKind(StrEnum):
     MODEL_CHANGED = "model_changed"
     SALES_FEEDBACK = "sales_feedback"
     DISQUALIFIED = "disqualified"
+    OBJECTION = "objection"
 
 
 class StageCause(BaseModel):

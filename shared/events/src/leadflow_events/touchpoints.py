@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from leadflow_events.privacy import Consent
+
 TOUCHPOINT_RECORDED_V1 = "leadflow.touchpoint.recorded.v1"
 
 
@@ -27,6 +29,8 @@ class TouchpointType(StrEnum):
     EMAIL_CLICKED = "email_clicked"
     EMAIL_OPENED = "email_opened"
     UNSUBSCRIBED = "unsubscribed"
+    OBJECTED = "objected"
+    """The person objected to profiling and direct marketing (GDPR Art. 21): scoring and handover stop."""
 
 
 class LeadIdentity(BaseModel):
@@ -77,4 +81,5 @@ class TouchpointRecorded(BaseModel):
         default_factory=dict, description="Free properties: page_url, form_id, asset, utm_*, ..."
     )
     source_id: str | None = Field(default=None, description="The configured source it came from.")
+    consent: Consent | None = Field(default=None, description="Consent given or withdrawn with this touchpoint.")
     received_at: AwareDatetime = Field(description="When ingest accepted it.")

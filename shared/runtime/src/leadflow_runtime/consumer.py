@@ -9,24 +9,30 @@ coroutines that write through the connection they are given and raise on failure
 - Transient failures (see ``errors``) roll back and retry the same batch; no offset moves.
 - A record that fails permanently is published to ``<topic>.dlq`` with the error in its
   headers, then its offset is stored; the partition keeps moving.
+- Each batch runs in a ``process <topic>`` span (see ``tracing``) with ``trace_id`` bound to
+  its log lines, and ``event_id`` too while a single event is being applied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_events import CloudEvent, ContractViolation, dead_letter_topic, decode_event
+from leadflow_runtime import tracing
 from leadflow_runtime.errors import is_transient
 from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.logs import get_logger
@@ -110,6 +116,11 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         log.info("partitions revoked", partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in revoked))
+        for tp in revoked:  # the new owner reports their lag; a stale value here would look like a stuck partition
+            try:
+                LAG.remove(self.owner.name, tp.topic, str(tp.partition))
+            except KeyError:
+                pass
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self.owner.seek_to_stored(list(assigned))
@@ -226,6 +237,13 @@ class TransactionalConsumer:
         self._known_lag = total
 
     async def _apply_with_retries(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        records = [r for recs in batch.values() for r in recs]
+        with tracing.consumer_span(
+            [tp.topic for tp in batch], self.name, [tracing.header_value(r.headers) for r in records]
+        ) as span:
+            await self._apply_until_done(batch, span)
+
+    async def _apply_until_done(self, batch: dict[TopicPartition, list[ConsumerRecord]], span: Any) -> None:
         delay = 0.2
         while True:
             started = time.perf_counter()
@@ -238,6 +256,7 @@ class TransactionalConsumer:
                 if not is_transient(exc):
                     raise
                 RETRIES.labels(self.name).inc()
+                span.add_event("transient failure; retrying", {"error.type": type(exc).__name__})
                 log.warning("batch failed transiently; retrying without moving offsets", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
                 if self.stopping:
                     return
@@ -267,12 +286,13 @@ class TransactionalConsumer:
         records = [r for recs in batch.values() for r in recs]
         good, bad = self._decode(records)
         try:
-            async with self.engine.begin() as conn:
-                fresh = await self._claim(conn, batch, good, bad)
-                if bad:
-                    await self._dead_letter(bad)
-                if fresh:
-                    await self.handler(conn, fresh)
+            with _event_id_bound(good if len(records) == 1 else ()):
+                async with self.engine.begin() as conn:
+                    fresh = await self._claim(conn, batch, good, bad)
+                    if bad:
+                        await self._dead_letter(bad)
+                    if fresh:
+                        await self.handler(conn, fresh)
             RECORDS.labels(self.name, "applied").inc(len(fresh))
             RECORDS.labels(self.name, "dead_lettered").inc(len(bad))
             return len(fresh)
@@ -281,6 +301,19 @@ class TransactionalConsumer:
                 raise
             log.warning("batch failed permanently; isolating the bad record", error=f"{type(exc).__name__}: {exc}"[:500])
             return await self._apply_one_by_one(batch, good)
+
+    async def _apply_one_by_one(self, batch: dict[TopicPartition, list[ConsumerRecord]], good: list[Delivered]) -> int:
+        applied = 0
+        by_offset = {(d.record.topic, d.record.partition, d.record.offset): d for d in good}
+        for tp, recs in batch.items():
+            for rec in recs:
+                delivered = by_offset.get((rec.topic, rec.partition, rec.offset))
+                with tracing.consumer_span(
+                    [rec.topic], self.name, [tracing.header_value(rec.headers)],
+                    event_id=delivered.event.id if delivered else None,
+                ):
+                    applied += await self._apply_single(tp, rec, delivered)
+        return applied
 
     async def _claim(
         self, conn: AsyncConnection, batch: dict[TopicPartition, list[ConsumerRecord]], good: list[Delivered], bad: list[DeadLetter]
@@ -298,39 +331,34 @@ class TransactionalConsumer:
             log.info("records already applied by an earlier run were skipped", count=skipped)
         return fresh
 
-    async def _apply_one_by_one(self, batch: dict[TopicPartition, list[ConsumerRecord]], good: list[Delivered]) -> int:
-        applied = 0
-        by_offset = {(d.record.topic, d.record.partition, d.record.offset): d for d in good}
-        for tp, recs in batch.items():
-            for rec in recs:
-                single = {tp: [rec]}
-                delivered = by_offset.get((rec.topic, rec.partition, rec.offset))
-                if delivered is None:  # undecodable: dead-letter it with its offset
-                    _, bad = self._decode([rec])
-                    async with self.engine.begin() as conn:
-                        await self._claim(conn, single, [], bad)
-                        if bad:
-                            await self._dead_letter(bad)
-                    RECORDS.labels(self.name, "dead_lettered").inc(len(bad))
-                    continue
-                try:
-                    async with self.engine.begin() as conn:
-                        fresh = await self._claim(conn, single, [delivered], [])
-                        if fresh:
-                            await self.handler(conn, fresh)
-                    applied += len(fresh)
-                    RECORDS.labels(self.name, "applied").inc(len(fresh))
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    log.error("record failed permanently; dead-lettering it", topic=rec.topic, partition=rec.partition,
-                              offset=rec.offset, error=f"{type(exc).__name__}: {exc}"[:500])
-                    letter = DeadLetter(rec, f"{type(exc).__name__}: {exc}", type(exc).__name__)
-                    async with self.engine.begin() as conn:
-                        if await self._claim(conn, single, [delivered], []):
-                            await self._dead_letter([letter])
-                    RECORDS.labels(self.name, "dead_lettered").inc()
-        return applied
+    async def _apply_single(self, tp: TopicPartition, rec: ConsumerRecord, delivered: Delivered | None) -> int:
+        single = {tp: [rec]}
+        if delivered is None:  # undecodable: dead-letter it with its offset
+            _, bad = self._decode([rec])
+            async with self.engine.begin() as conn:
+                await self._claim(conn, single, [], bad)
+                if bad:
+                    await self._dead_letter(bad)
+            RECORDS.labels(self.name, "dead_lettered").inc(len(bad))
+            return 0
+        try:
+            async with self.engine.begin() as conn:
+                fresh = await self._claim(conn, single, [delivered], [])
+                if fresh:
+                    await self.handler(conn, fresh)
+            RECORDS.labels(self.name, "applied").inc(len(fresh))
+            return len(fresh)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("record failed permanently; dead-lettering it", topic=rec.topic, partition=rec.partition,
+                      offset=rec.offset, error=f"{type(exc).__name__}: {exc}"[:500])
+            letter = DeadLetter(rec, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+            async with self.engine.begin() as conn:
+                if await self._claim(conn, single, [delivered], []):
+                    await self._dead_letter([letter])
+            RECORDS.labels(self.name, "dead_lettered").inc()
+            return 0
 
     async def _dead_letter(self, letters: list[DeadLetter]) -> None:
         """Publish to ``<topic>.dlq`` and wait for the acknowledgement before the offset may move."""
@@ -349,3 +377,14 @@ class TransactionalConsumer:
             log.warning("dead-lettering record", topic=rec.topic, partition=rec.partition, offset=rec.offset, error=letter.error[:300])
             futures.append(await self.producer.send(dead_letter_topic(rec.topic), value=rec.value, key=rec.key, headers=headers))
         await asyncio.gather(*futures)
+
+
+@contextlib.contextmanager
+def _event_id_bound(good: Sequence[Delivered]) -> Iterator[None]:
+    """Bind ``event_id`` to the log lines while exactly one event is applied."""
+    if len(good) != 1:
+        yield
+        return
+    trace.get_current_span().set_attribute("messaging.message.id", good[0].event.id)
+    with structlog.contextvars.bound_contextvars(event_id=good[0].event.id):
+        yield

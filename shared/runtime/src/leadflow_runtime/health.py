@@ -1,7 +1,8 @@
 """Liveness (are our loops making progress?) and readiness (do our dependencies answer?).
 
 Liveness never fails because a dependency is down - that would only cause restart storms;
-readiness does.
+readiness does. Each readiness evaluation (every probe) also sets ``leadflow_readiness_check_up``,
+so an alert can name the dependency that does not answer.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+READY = Gauge("leadflow_readiness_check_up", "1 if the dependency answered the last readiness check, else 0.", ["check"])
 
 
 @dataclass
@@ -62,6 +66,8 @@ class Health:
                 return name, {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
 
         results = dict(await asyncio.gather(*(run(n, c) for n, c in self.readiness.items())))
+        for name, result in results.items():
+            READY.labels(name).set(1 if result["status"] == "pass" else 0)
         return all(r["status"] == "pass" for r in results.values()), results
 
 

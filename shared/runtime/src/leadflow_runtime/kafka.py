@@ -10,6 +10,14 @@ MAX_BATCH_BYTES = 512 * 1024
 CLOUDEVENT_HEADERS = [("content-type", EVENT_CONTENT_TYPE.encode())]
 
 
+def cloudevent_headers(traceparent: str | None) -> list[tuple[str, bytes]]:
+    """Record headers of a structured-mode CloudEvent; trace context goes in ``traceparent``."""
+    headers = list(CLOUDEVENT_HEADERS)
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
+    return headers
+
+
 def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 0, request_timeout_ms: int = 30_000) -> AIOKafkaProducer:
     """Idempotent producer: acks=all, so an acknowledged record survives a broker crash."""
     return AIOKafkaProducer(

@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line on stderr, or readable lines for people."""
+"""Structured logs: one JSON object per line on stderr, or readable lines for people.
+
+Lines written inside a span carry its ``trace_id``; the consumer (per batch) and ingest
+(per request) also bind ``trace_id`` and, where one event is in hand, ``event_id``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,22 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+
+
+def add_trace_id(_logger: object, _method: str, event_dict: dict) -> dict:
+    """``trace_id`` of the current span, unless one is bound already (cheap when tracing is off)."""
+    if "trace_id" not in event_dict:
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            event_dict["trace_id"] = f"{ctx.trace_id:032x}"
+    return event_dict
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", service: str = "leadflow") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
+        add_trace_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

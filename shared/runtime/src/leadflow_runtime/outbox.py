@@ -4,6 +4,10 @@ Rows carry a shard (a hash of the record key); the relay takes a PostgreSQL advi
 per shard, so several instances can relay in parallel while each key's events still leave
 in the order they were written. A crash between publish and mark republishes (consumers
 dedupe on the CloudEvents id); nothing is lost.
+
+Each published chunk is a ``send <topic>`` producer span linked to the rows' trace contexts
+(their ``traceparent`` headers, written with the rows). Backlog and age are measured every
+``REPORT_SECONDS``, under load too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from leadflow_runtime import tracing
 from leadflow_runtime.errors import is_transient
 from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.logs import get_logger
@@ -29,6 +34,7 @@ from leadflow_runtime.logs import get_logger
 log = get_logger(__name__)
 
 SHARDS = 32
+REPORT_SECONDS = 5.0
 LOCK_NAMESPACE = 0x4C46  # "LF"
 
 PUBLISHED = Counter("leadflow_outbox_published_total", "Outbox events published to Kafka.", ["service"])
@@ -91,6 +97,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._last_purge = 0.0
+        self._last_report = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -106,6 +113,7 @@ class OutboxRelay:
             try:
                 moved = await self.relay_once()
                 delay = 0.2
+                await self._maybe_report()
                 if moved:
                     continue
                 await self._maybe_purge()
@@ -151,11 +159,13 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                headers = [(k, v.encode("latin-1")) for k, v in row.headers]
-                futures.append(await self.producer.send(row.topic, value=row.value, key=row.key, headers=headers))
-            await asyncio.gather(*futures)
+            links = tracing.links_to(tracing.header_value(row.headers) for row in rows)
+            with tracing.producer_span(rows[0].topic, len(rows), links=links, **{"leadflow.outbox.shard": shard}):
+                futures = []
+                for row in rows:
+                    headers = [(k, v.encode("latin-1")) for k, v in row.headers]
+                    futures.append(await self.producer.send(row.topic, value=row.value, key=row.key, headers=headers))
+                await asyncio.gather(*futures)
             await conn.execute(t.update().where(t.c.id.in_([r.id for r in rows])).values(published_at=func.now()))
         PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
@@ -173,18 +183,23 @@ class OutboxRelay:
                     t.c.published_at < func.now() - text(f"interval '{int(self.keep_published_seconds)} seconds'"),
                 )
             )
-            row = (
-                await conn.execute(
-                    select(func.count(), func.min(t.c.created_at)).where(t.c.published_at.is_(None))
-                )
-            ).one()
-            await self._report(conn, row)
 
-    async def _report(self, conn: AsyncConnection, row: Any) -> None:
-        count, oldest = row
+    async def _maybe_report(self) -> None:
+        """Backlog and age of the oldest pending event: one query over the pending rows every few seconds."""
+        now = time.monotonic()
+        if now - self._last_report < REPORT_SECONDS:
+            return
+        self._last_report = now
+        async with self.engine.connect() as conn:
+            await self._report(conn)
+
+    async def _report(self, conn: AsyncConnection) -> None:
+        t = self.table
+        count, age = (
+            await conn.execute(
+                select(func.count(), func.extract("epoch", func.now() - func.min(t.c.created_at)))
+                .where(t.c.published_at.is_(None))
+            )
+        ).one()
         BACKLOG.labels(self.service).set(count)
-        if oldest is None:
-            OLDEST.labels(self.service).set(0)
-        else:
-            age = await conn.scalar(select(func.extract("epoch", func.now() - oldest)))
-            OLDEST.labels(self.service).set(float(age or 0))
+        OLDEST.labels(self.service).set(float(age or 0))

@@ -33,6 +33,11 @@ class CommonSettings(BaseSettings):
     log_format: str = Field(default="json", description="`json` for machines, `console` for people.")
     http_host: str = Field(default="0.0.0.0", description="Address the HTTP server binds to.")
     shutdown_timeout_seconds: float = Field(default=8.0, description="Grace period after SIGTERM.")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL of a trace collector, e.g. `http://otel-collector:4318`; tracing is off when "
+        "unset (the standard `OTEL_EXPORTER_OTLP_ENDPOINT` is honoured too).",
+    )
 
     @field_validator("database_url")
     @classmethod

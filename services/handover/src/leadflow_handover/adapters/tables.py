@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, func,
+    BigInteger, Column, DateTime, Float, ForeignKey, Identity, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -28,10 +28,21 @@ deliveries = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Column("last_status_code", Integer),
     Column("last_error", Text),
+    Column("retry_base", Integer, nullable=False, server_default="0",
+           comment="Attempts made before the last replay: the retry schedule restarts after them."),
+    Column("replays", Integer, nullable=False, server_default="0"),
+    Column("last_replayed_at", DateTime(timezone=True)),
+    Column("progress", JSONB, nullable=False, server_default=text("'{}'::jsonb"),
+           comment="Steps a multi-call destination (CRM) finished, so a retry does not repeat them."),
+    Column("traceparent", Text, comment="W3C trace context of the stage event; each attempt's span is its child."),
+    Column("seq", BigInteger, Identity(), nullable=False,
+           comment="Recording order: a lead's deliveries to one destination are sent in it; pages follow it."),
     UniqueConstraint("stage_event_id", "destination", name="uq_deliveries_event_destination"),
 )
 Index("ix_deliveries_due", deliveries.c.next_attempt_at, postgresql_where=deliveries.c.status == "pending")
 Index("ix_deliveries_lead", deliveries.c.lead_id)
+Index("ix_deliveries_destination_status", deliveries.c.destination, deliveries.c.status)
+Index("ix_deliveries_seq", deliveries.c.seq, unique=True)
 
 delivery_attempts = Table(
     "delivery_attempts",
@@ -47,5 +58,43 @@ delivery_attempts = Table(
     Column("verdict", String(16), nullable=False),
 )
 Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id, delivery_attempts.c.attempt)
+
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("kind", String(16), nullable=False, comment="webhook | slack | hubspot | salesforce"),
+    Column("config", JSONB, nullable=False, comment="The configuration without its secrets."),
+    Column("secrets", JSONB, nullable=False, comment="Secret fields only; never returned by the API nor logged."),
+    Column("fingerprint", String(64), nullable=False, comment="Hash of config and secrets: a change re-enables."),
+    Column("source", String(8), nullable=False, comment="file | env | api"),
+    Column("disabled_at", DateTime(timezone=True), comment="Set when a receiver answered 410 Gone."),
+    Column("disabled_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("stage_event_id", Text, nullable=False, unique=True, comment="One assignment per stage event, however often consumed."),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("team", Text, comment="None when no routing rule matched."),
+    Column("member", Text, comment="None when nobody in the team was available."),
+    Column("rule", Text),
+    Column("reason", Text, nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_assignments_lead", assignments.c.lead_id, assignments.c.assigned_at)
+Index("ix_assignments_team_member", assignments.c.team, assignments.c.member, assignments.c.assigned_at)
+
+team_rotations = Table(
+    "team_rotations",
+    metadata,
+    Column("team", Text, primary_key=True, comment="Locked FOR UPDATE while a lead of this team is assigned."),
+    Column("credits", JSONB, nullable=False, server_default=text("'{}'::jsonb"), comment="Smooth weighted round-robin state."),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
 
 consumer_offsets = consumer_offsets_table(metadata)

@@ -1,1 +1,1 @@
-"""Pure handover decisions: signing, retry schedule. No I/O, no clock."""
+"""Pure handover decisions: signing, retry schedule, routing and assignment. No I/O, no clock."""

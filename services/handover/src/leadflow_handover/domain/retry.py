@@ -25,21 +25,37 @@ class Decision:
 
 
 def decide(
-    attempt: int, status: int | None, schedule: tuple[float, ...] = DEFAULT_SCHEDULE, retry_after: float | None = None
+    attempt: int,
+    status: int | None,
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
+    retry_after: float | None = None,
+    *,
+    throttled: bool = False,
+    permanent: bool = False,
 ) -> Decision:
-    """``attempt`` counts from 1; ``status`` is None when no response came (timeout, refused connection)."""
+    """What to do after attempt number ``attempt`` (counting from 1 since the delivery was created or replayed).
+
+    ``status`` is None when no response came (timeout, refused connection). ``throttled`` marks
+    an answer that means "slow down" although its status does not say so (Salesforce answers
+    403 ``REQUEST_LIMIT_EXCEEDED``); it is retried like a 429. ``permanent`` marks an answer
+    that can never turn into a success by waiting (a Salesforce 300 Multiple Choices, a lead
+    a CRM cannot identify); it fails at once.
+    """
+    slow_down = throttled or status in SLOW_DOWN
     if status is not None and 200 <= status < 300:
         return Decision(Verdict.SUCCEEDED, reason=f"{status}")
     if status == 410:
         return Decision(Verdict.DISABLE, reason="410 Gone: the receiver disabled this endpoint")
-    if status is not None and 400 <= status < 500 and status not in SLOW_DOWN:
+    if permanent:
+        return Decision(Verdict.FAILED, reason=f"{status if status is not None else 'no request'}: cannot succeed as it is; not retried")
+    if status is not None and 400 <= status < 500 and not slow_down:
         return Decision(Verdict.FAILED, reason=f"{status}: the receiver rejected the notification; not retried")
     if attempt >= len(schedule):
         return Decision(Verdict.FAILED, reason=f"no success after {attempt} attempts")
     delay = schedule[attempt]
-    if status in SLOW_DOWN and retry_after is not None:
+    if slow_down and retry_after is not None:
         delay = max(delay, min(retry_after, 86_400.0))
-    what = f"{status}" if status is not None else "no response"
+    what = (f"{status} (rate limited)" if throttled else f"{status}") if status is not None else "no response"
     return Decision(Verdict.RETRY, delay=delay, reason=f"{what}; retrying in {delay:g} s")
 
 

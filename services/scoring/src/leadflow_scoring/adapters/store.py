@@ -80,6 +80,7 @@ def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
         "grade": model.grades.grade(state.fit, state.engagement),
         "disqualified_reason": state.disqualified_reason,
         "review_at": state.review_at,
+        "objected_at": state.stage_changed_at if state.stage is Stage.OBJECTED else None,
         "rule_points": dict(state.rule_points),
         "fit_ledger": [
             {"rule_id": e.rule_id, "dimension": e.dimension, "points": e.points, "reason": e.reason} for e in state.fit_ledger

@@ -35,6 +35,7 @@ leads = Table(
     Column("grade", String(4), nullable=False, server_default="D3"),
     Column("disqualified_reason", Text),
     Column("review_at", DateTime(timezone=True), comment="When decay will next move this MQL."),
+    Column("objected_at", DateTime(timezone=True), comment="GDPR Art. 21 objection: never scored or handed over again."),
     Column("model_id", Text, nullable=False),
     Column("model_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -138,4 +139,30 @@ lead_aliases = Table(
     Column("alias_key", Text, primary_key=True, comment="An anonymous key (anon:<id>) that now means a known lead."),
     Column("lead_key", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("touchpoint_id", Text),
+    Column("purpose", Text, nullable=False),
+    Column("legal_basis", String(32), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("wording_version", Text),
+    Column("source", Text),
+    Column("given_at", DateTime(timezone=True), nullable=False),
+    Column("double_opt_in_confirmed_at", DateTime(timezone=True)),
+    Column("proof", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_consents_lead", consents.c.lead_id, consents.c.given_at)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("key_hash", Text, primary_key=True, comment="SHA-256 of the erased lead key: no personal data."),
+    Column("reason", String(16), nullable=False, comment="request | retention"),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
 )

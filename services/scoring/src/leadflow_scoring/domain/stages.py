@@ -6,7 +6,7 @@ from leadflow_events import Stage
 
 from leadflow_scoring.domain.model import Thresholds
 
-SALES_OWNED = frozenset({Stage.SQL, Stage.SAL, Stage.CUSTOMER, Stage.LOST, Stage.DISQUALIFIED})
+SALES_OWNED = frozenset({Stage.SQL, Stage.SAL, Stage.CUSTOMER, Stage.LOST, Stage.DISQUALIFIED, Stage.OBJECTED})
 
 
 def plan_transitions(

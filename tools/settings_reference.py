@@ -1,0 +1,163 @@
+"""Writes docs/configuration.md from the services' pydantic-settings classes.
+
+    uv run python tools/settings_reference.py           # (re)write docs/configuration.md
+    uv run python tools/settings_reference.py --check   # exit 1 when the committed file is stale
+
+tests/unit/test_settings_reference.py fails when the file does not match the classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "docs" / "configuration.md"
+
+
+def services() -> list[tuple[str, type[BaseSettings], str]]:
+    from leadflow_handover.settings import HandoverSettings
+    from leadflow_ingest.settings import IngestSettings
+    from leadflow_scoring.settings import ScoringSettings
+
+    return [
+        ("ingest", IngestSettings, "HTTP edge: validates, authenticates and publishes touchpoints."),
+        ("scoring", ScoringSettings, "Consumes touchpoints, owns lead state, serves the lead read API."),
+        ("handover", HandoverSettings, "Consumes stage changes and delivers them to sales systems."),
+    ]
+
+
+def env_name(settings: type[BaseSettings], name: str, field: FieldInfo) -> str:
+    alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
+    if alias:
+        return alias.upper()
+    return (settings.model_config.get("env_prefix", "") + name).upper()
+
+
+def type_name(annotation: Any) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        names = list(dict.fromkeys(type_name(a) for a in options))
+        name = names[0] if len(names) == 1 else "object" if all(n == "object" for n in names) else " or ".join(names)
+        return f"{name}, optional" if len(options) < len(args) else name
+    if origin in (list, tuple, set, frozenset):
+        inner = [a for a in args if a is not Ellipsis]
+        return f"JSON list of {plural(type_name(inner[0]))}" if inner else "JSON list"
+    if origin is dict:
+        return "JSON object"
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in args)
+    if isinstance(annotation, type):
+        if issubclass(annotation, SecretStr):
+            return "secret"
+        if issubclass(annotation, bool):
+            return "boolean"
+        if issubclass(annotation, Path):
+            return "path"
+        if issubclass(annotation, enum.Enum):
+            return " \\| ".join(f"`{m.value}`" for m in annotation)
+        if issubclass(annotation, BaseModel):
+            return "object"
+        return {"str": "string", "int": "integer", "float": "number"}.get(annotation.__name__, annotation.__name__)
+    return str(annotation)
+
+
+def plural(name: str) -> str:
+    return {"secret": "secrets", "string": "strings", "integer": "integers", "number": "numbers",
+            "object": "objects", "path": "paths"}.get(name, name)
+
+
+def default_text(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    elif field.default is PydanticUndefined:
+        return "**required**"
+    else:
+        value = field.default
+    if value is None:
+        return "unset"
+    if isinstance(value, SecretStr):
+        return "(secret)"
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        items = list(value) if not isinstance(value, dict) else value
+        return f"`{json.dumps(items, default=str)}`"
+    if isinstance(value, float) and value.is_integer():
+        return f"`{value:g}`"
+    return f"`{value}`" if str(value) else '`""`'
+
+
+def cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def table(settings: type[BaseSettings], names: list[str]) -> list[str]:
+    lines = ["| variable | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name in names:
+        field = settings.model_fields[name]
+        lines.append(
+            f"| `{env_name(settings, name, field)}` | {cell(type_name(field.annotation))} | {cell(default_text(field))} "
+            f"| {cell(field.description or '')} |"
+        )
+    return lines
+
+
+def render() -> str:
+    from leadflow_runtime.settings import CommonSettings
+
+    common = list(CommonSettings.model_fields)
+    out = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by tools/settings_reference.py from the settings classes. Do not edit by hand: change the",
+        "     Field descriptions and run `uv run python tools/settings_reference.py`. -->",
+        "",
+        "Every setting is an environment variable with the `LEADFLOW_` prefix (a `.env` file in the working",
+        "directory is read too). Each service reads them once, at start-up, and ignores the ones it does not use.",
+        "Lists and objects are JSON, e.g. `LEADFLOW_INGEST_API_KEYS='[\"key-of-at-least-16-chars\"]'`.",
+        "",
+        "## Every service",
+        "",
+        *table(CommonSettings, common),
+    ]
+    for service, settings, what in services():
+        own = [name for name in settings.model_fields if name not in common]
+        out += ["", f"## {service}", "", what, "", *table(settings, own)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/configuration.md is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        if current != text:
+            print(f"{OUTPUT.relative_to(ROOT)} is stale: run `uv run python tools/settings_reference.py`", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
