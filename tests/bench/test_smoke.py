@@ -5,14 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bench.scenarios import SCENARIOS
 from tests.support.stack import ROOT
 
 
+@pytest.mark.timeout(600)
 def test_every_benchmark_scenario_runs_and_reports_a_result() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--no-write"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        cwd=ROOT, capture_output=True, text=True, timeout=540,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
