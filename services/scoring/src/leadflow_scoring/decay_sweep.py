@@ -8,14 +8,13 @@ result does not depend on when the sweep runs.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow_runtime.errors import is_transient
 from leadflow_runtime.health import Heartbeat
+from leadflow_runtime.lifecycle import BatchedJob
 from leadflow_runtime.logs import get_logger
 
 from leadflow_scoring.adapters import store
@@ -27,35 +26,17 @@ log = get_logger(__name__)
 REVIEWED = Counter("leadflow_decay_reviews_total", "MQLs re-evaluated because their engagement decayed.")
 
 
-class DecaySweep:
+class DecaySweep(BatchedJob):
     def __init__(self, *, engine: AsyncEngine, registry: ModelRegistry, stage_topic: str, heartbeat: Heartbeat,
                  interval: float, batch: int = 500, after_commit=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(name="decay-sweep", interval=interval, batch=batch, heartbeat=heartbeat)
         self.engine = engine
         self.registry = registry
         self.stage_topic = stage_topic
-        self.heartbeat = heartbeat
-        self.interval = interval
-        self.batch = batch
         self.after_commit = after_commit
-        self._stop = asyncio.Event()
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            self.heartbeat.beat()
-            try:
-                while await self.sweep_once(datetime.now(UTC)) == self.batch:
-                    pass
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("decay sweep waiting for the database", error=str(exc)[:300])
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.interval)
-            except asyncio.TimeoutError:
-                pass
+    async def step(self, now: datetime) -> int:
+        return await self.sweep_once(now)
 
     async def sweep_once(self, now: datetime) -> int:
         async with self.engine.begin() as conn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_events import LEAD_ERASED_V1, CloudEvent, LeadErased, encode_event
-from leadflow_runtime.errors import is_transient
 from leadflow_runtime.health import Heartbeat
+from leadflow_runtime.lifecycle import BatchedJob
 from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
 from leadflow_runtime.logs import get_logger
 from leadflow_runtime.outbox import outbox_row
@@ -120,37 +119,19 @@ async def export_lead(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
         }
 
 
-class RetentionJob:
+class RetentionJob(BatchedJob):
     """Deletes leads with no activity for ``days`` that never qualified (never MQL or beyond)."""
 
     def __init__(self, *, engine: AsyncEngine, stage_topic: str, days: int, interval: float, heartbeat: Heartbeat,
                  after_commit=None, batch: int = 500) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(name="retention", interval=interval, batch=batch, heartbeat=heartbeat)
         self.engine = engine
         self.stage_topic = stage_topic
         self.days = days
-        self.interval = interval
-        self.heartbeat = heartbeat
         self.after_commit = after_commit
-        self.batch = batch
-        self._stop = asyncio.Event()
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            self.heartbeat.beat()
-            try:
-                while await self.run_once(datetime.now(UTC)) == self.batch and not self._stop.is_set():
-                    self.heartbeat.beat()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("retention waiting for the database", error=str(exc)[:300])
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.interval)
-            except asyncio.TimeoutError:
-                pass
+    async def step(self, now: datetime) -> int:
+        return await self.run_once(now)
 
     async def run_once(self, now: datetime) -> int:
         cutoff = now - timedelta(days=self.days)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -93,3 +95,42 @@ async def retry_transient(action: Callable[[], Awaitable[object]], what: str, ma
             log.warning("waiting for a dependency", action=what, error=str(exc)[:300], retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+
+
+class BatchedJob:
+    """A periodic job that works in batches: ``step(now)`` returns how many items it handled.
+
+    Each round repeats ``step`` while it comes back with a full batch, then waits
+    ``interval`` seconds; a dependency that is away is waited out, anything else
+    propagates (the supervisor restarts the loop).
+    """
+
+    def __init__(self, *, name: str, interval: float, batch: int, heartbeat: Heartbeat) -> None:
+        self.name = name
+        self.interval = interval
+        self.batch = batch
+        self.heartbeat = heartbeat
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def step(self, now: datetime) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        from leadflow_runtime.errors import is_transient
+
+        while not self._stop.is_set():
+            self.heartbeat.beat()
+            try:
+                while await self.step(datetime.now(UTC)) == self.batch and not self._stop.is_set():
+                    self.heartbeat.beat()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("job waiting for a dependency", job=self.name, error=str(exc)[:300])
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
