@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from leadflow_runtime.db import make_engine
 from leadflow_runtime.migrations import upgrade
@@ -212,6 +212,29 @@ async def test_filters_return_exactly_the_matching_leads(client, dataset, params
         assert expected, "the case should match something"
 
 
+@pytest.mark.parametrize("q", ["gmbh", "müller", "hofmann ada", "ada ac"])
+async def test_frequent_words_page_the_same_as_rare_ones(client, monkeypatch, q):
+    """Above the candidate cap the text is checked while walking the sort order: same pages, other plan."""
+    expected = await _all_pages(client, {"q": q, "sort": "created_at"}, limit=4)
+    monkeypatch.setattr(lead_search, "TEXT_CANDIDATES", 1)
+    assert await _all_pages(client, {"q": q, "sort": "created_at"}, limit=4) == expected
+    assert len(expected) > 1
+
+
+async def test_a_walk_past_its_budget_is_answered_the_other_way_round(test_env, dataset):
+    """The page query is abandoned after the budget and run once more without index walks (no timeout then)."""
+    engine = make_engine(test_env.database_url)
+    slow = select(leads.c.lead_id, func.pg_sleep(0.3).label("slept")).order_by(leads.c.lead_id).limit(1)
+    before = lead_search.WALKS_ABANDONED._value.get()
+    try:
+        async with engine.connect() as conn:
+            rows = await lead_search._walk_or_gather(conn, slow)
+    finally:
+        await engine.dispose()
+    assert [r["lead_id"] for r in rows] == [min(dataset[0], key=lambda r: uuid.UUID(r["lead_id"]))["lead_id"]]
+    assert lead_search.WALKS_ABANDONED._value.get() == before + 1
+
+
 async def test_exact_email_lookup_still_works(client, dataset):
     row = next(r for r in dataset[0] if r["email"])
     r = await client.get("/v1/leads", params={"email": f"  {row['email'].upper()} "})
@@ -263,7 +286,44 @@ async def test_free_text_is_matched_through_the_trigram_index(test_env, dataset)
             plan = "\n".join(r[0] for r in await conn.execute(text(f"EXPLAIN {compiled}")))
     finally:
         await engine.dispose()
-    assert "ix_leads_search_trgm" in plan, plan
+    assert "ix_lead_search_trgm" in plan, plan
+
+
+async def test_search_text_follows_profile_changes_but_not_score_updates_and_goes_with_the_lead(test_env, client):
+    engine = make_engine(test_env.database_url)
+    lead_id = str(uuid.uuid4())
+    at = datetime(2026, 10, 30, tzinfo=UTC)
+    row = {"lead_id": lead_id, "lead_key": "grace@navy.example", "email": "grace@navy.example", "stage": "lead", "score": 1,
+           "fit": 0, "engagement": 1, "profile": {"first_name": "Grace"}, "model_id": "m", "model_hash": "h",
+           "created_at": at, "updated_at": at, "stage_changed_at": at}
+
+    async def found(q: str) -> bool:
+        return lead_id in [i["lead_id"] for i in (await client.get("/v1/leads", params={"q": q, "limit": 500})).json()["items"]]
+
+    async def search_row_version() -> tuple:
+        async with engine.connect() as conn:
+            return tuple((await conn.execute(text(
+                "SELECT xmin::text, search_text FROM scoring.lead_search WHERE lead_id = :id"), {"id": lead_id})).one())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(leads), [row])
+        assert await found("grace") and not await found("hopper")
+        before = await search_row_version()
+        async with engine.begin() as conn:
+            await conn.execute(leads.update().where(leads.c.lead_id == lead_id).values(score=50, updated_at=at + timedelta(hours=1)))
+        assert await search_row_version() == before, "a score update must not touch the search row"
+        async with engine.begin() as conn:
+            await conn.execute(leads.update().where(leads.c.lead_id == lead_id)
+                               .values(profile={"first_name": "Grace", "last_name": "Hopper", "company": "US Navy"}))
+        assert await found("hopper") and await found("navy grace")
+        async with engine.begin() as conn:
+            await conn.execute(leads.delete().where(leads.c.lead_id == lead_id))
+        async with engine.connect() as conn:
+            left = (await conn.execute(text("SELECT count(*) FROM scoring.lead_search WHERE lead_id = :id"), {"id": lead_id})).scalar()
+        assert left == 0, "an erased lead's name and e-mail must not stay behind in the search table"
+    finally:
+        await engine.dispose()
 
 
 # ------------------------------------------------------------------------------------------ funnel
@@ -376,8 +436,8 @@ def _other_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-async def test_the_migration_backfills_the_aggregates_from_existing_history(test_env, client):
-    """Upgrading a database that already has history gives the same funnel as recording it live."""
+async def test_the_migration_backfills_the_aggregates_and_the_search_text(test_env, client):
+    """Upgrading a database that already has leads and history gives the same funnel and search as recording them live."""
     name = f"leadflow_test_backfill_{uuid.uuid4().hex[:8]}"
     server = test_env.infra.database_url
     subprocess.run(["psql", libpq(server), "-q", "-c", f'CREATE DATABASE "{name}"'], check=True, timeout=60)
@@ -390,6 +450,9 @@ async def test_the_migration_backfills_the_aggregates_from_existing_history(test
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scoring.test") as backfilled:
             params = {"from": "2026-10-01", "to": "2026-11-30", "by": "week"}
             assert (await backfilled.get("/v1/funnel", params=params)).json() == (await client.get("/v1/funnel", params=params)).json()
+            search = {"q": "müller", "limit": 500}
+            matches = (await backfilled.get("/v1/leads", params=search)).json()["items"]
+            assert matches and matches == (await client.get("/v1/leads", params=search)).json()["items"]
         await app.state.container.engine.dispose()
     finally:
         subprocess.run(["psql", libpq(server), "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False, timeout=60)

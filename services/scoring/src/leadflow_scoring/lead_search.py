@@ -6,9 +6,19 @@ than silently paging through a different order. Cursors of the older form (``upd
 still work: they are the default order, newest activity first.
 
 The indexes these queries rely on are declared here (on the shared ``scoring`` metadata) and
-created by migration 0006: one ``(column, lead_id)`` B-tree per sort, ``(stage, column, lead_id)``
-for the stage filter, a trigram GIN index over the searchable text and ``(source_id, lead_id)``
-on touchpoints for the source filter.
+created by migration 0006: one ``(column, lead_id)`` B-tree per sort, ``(stage | grade, score,
+lead_id)`` because score follows stage and grade (a walk down the score order looking for SQLs, or
+for D3 leads, would pass most of the table first), ``(source_id, lead_id)`` on touchpoints for the
+source filter.
+
+PostgreSQL plans "first 50 in sort order that match" as a walk along the sort index, assuming the
+matches are spread evenly. When a filter is correlated with the order (``stage=lead`` with
+``score >= 90``: none exist) the walk passes the whole table. So a filtered page gets
+``WALK_BUDGET_MS``; past it the page is fetched the other way round - every match through the filters'
+indexes, then sorted - which is fast exactly when matches are rare. Free text is matched in a
+side table, ``lead_search`` (name, e-mail and company as one lower-case text, with a trigram GIN
+index), which triggers on ``leads`` keep current only when the e-mail or the profile changes: a
+trigram index on ``leads`` itself would take ~60 new entries on every score update.
 """
 
 from __future__ import annotations
@@ -21,31 +31,47 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, exists, literal, literal_column, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine
+from prometheus_client import Counter
+from sqlalchemy import Column, ForeignKey, Index, Table, Text, any_, bindparam, exists, literal, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_events import Stage
 
-from leadflow_scoring.adapters.tables import leads, touchpoints
+from leadflow_scoring.adapters.tables import leads, metadata, touchpoints
 from leadflow_scoring.queries import SUMMARY_COLUMNS
 
-# The one expression free text is matched against; migration 0006 builds a trigram GIN index over it
-# (Alembic does not compare expression indexes, so it is not declared below). The query must spell it
-# exactly as the index does - constants inline, not bound parameters - or PostgreSQL cannot use the index.
-SEARCH_TEXT_SQL = (
-    "lower(coalesce(email, '') || ' ' || coalesce(profile ->> 'first_name', '') || ' ' || "
-    "coalesce(profile ->> 'last_name', '') || ' ' || coalesce(profile ->> 'company', ''))"
-)
 MIN_SEARCH_CHARS = 3
+# Free text is looked up first through the trigram index, up to this many leads. Below it, the page is
+# sorted from exactly those leads; above it, matches are dense enough (>= 0.5 % of a million) that
+# walking the sort order and checking each lead's text finds a page quickly. Left to itself the planner
+# may instead scan the whole search table and hash it: ten times slower on a million leads.
+TEXT_CANDIDATES = 5000
+WALK_BUDGET_MS = 100
+QUERY_CANCELED = "57014"
 
 Index("ix_leads_updated_id", leads.c.updated_at, leads.c.lead_id)
 Index("ix_leads_created_id", leads.c.created_at, leads.c.lead_id)
 Index("ix_leads_score_id", leads.c.score, leads.c.lead_id)
 Index("ix_leads_stage_score_id", leads.c.stage, leads.c.score, leads.c.lead_id)
-Index("ix_leads_grade_updated_id", leads.c.grade, leads.c.updated_at, leads.c.lead_id)
+Index("ix_leads_grade_score_id", leads.c.grade, leads.c.score, leads.c.lead_id)
 Index("ix_touchpoints_source_lead", touchpoints.c.source_id, touchpoints.c.lead_id)
 
+lead_search = Table(
+    "lead_search",
+    metadata,
+    Column("lead_id", UUID(as_uuid=False), ForeignKey(leads.c.lead_id, ondelete="CASCADE"), primary_key=True),
+    Column("search_text", Text, nullable=False,
+           comment="lower(e-mail first_name last_name company); kept by triggers on leads, deleted with the lead."),
+)
+Index("ix_lead_search_trgm", lead_search.c.search_text, postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"})
+
 GRADE = re.compile(r"^[A-D][1-3]?$")
+WALKS_ABANDONED = Counter(
+    "leadflow_lead_list_walks_abandoned_total",
+    "Lead list pages whose walk along the sort order ran past its budget and were gathered through the filters instead.",
+)
 
 
 class SortKey(StrEnum):
@@ -136,7 +162,14 @@ def _summary(row: Any) -> dict[str, Any]:
     return out
 
 
-def build_query(f: LeadFilter, *, sort: SortKey, order: SortOrder, limit: int, cursor: Cursor | None):  # type: ignore[no-untyped-def]
+def _text_matches(words: tuple[str, ...]) -> list[Any]:
+    return [lead_search.c.search_text.like(_like_pattern(w)) for w in words]
+
+
+def build_query(  # type: ignore[no-untyped-def]
+    f: LeadFilter, *, sort: SortKey, order: SortOrder, limit: int, cursor: Cursor | None, candidates: list[str] | None = None,
+):
+    """The page query; ``candidates`` (all leads whose text matches) replaces the text condition when known."""
     column = SORT_COLUMNS[sort]
     keyset = tuple_(column, leads.c.lead_id)
     ordering = [column.desc(), leads.c.lead_id.desc()] if order is SortOrder.DESC else [column.asc(), leads.c.lead_id.asc()]
@@ -157,8 +190,11 @@ def build_query(f: LeadFilter, *, sort: SortKey, order: SortOrder, limit: int, c
         query = query.where(
             exists().where(touchpoints.c.source_id == f.source, touchpoints.c.lead_id == leads.c.lead_id)
         )
-    for word in search_words(f.text):
-        query = query.where(literal_column(SEARCH_TEXT_SQL).like(_like_pattern(word)))
+    words = search_words(f.text)
+    if candidates is not None:
+        query = query.where(leads.c.lead_id == any_(bindparam("candidates", list(candidates), type_=ARRAY(UUID(as_uuid=False)))))
+    elif words:
+        query = query.where(exists().where(lead_search.c.lead_id == leads.c.lead_id, *_text_matches(words)))
     if cursor is not None:
         if (cursor.sort, cursor.order) != (sort, order):
             raise BadCursor(
@@ -170,17 +206,65 @@ def build_query(f: LeadFilter, *, sort: SortKey, order: SortOrder, limit: int, c
     return query
 
 
+async def _text_candidates(conn: AsyncConnection, words: tuple[str, ...]) -> list[str] | None:
+    """Every lead whose text matches, through the trigram index; ``None`` when there are more than the cap."""
+    await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+    found = (await conn.execute(
+        select(lead_search.c.lead_id).where(*_text_matches(words)).limit(TEXT_CANDIDATES + 1)
+    )).scalars().all()
+    await conn.execute(text("SELECT set_config('enable_seqscan', 'on', true)"))
+    return None if len(found) > TEXT_CANDIDATES else [str(x) for x in found]
+
+
+def _filtered(f: LeadFilter) -> bool:
+    return bool(f.stages or f.grades or f.source or f.email or f.text or f.updated_since is not None
+                or f.score_min is not None or f.score_max is not None)
+
+
+async def _walk_or_gather(conn: AsyncConnection, query: Any) -> list[dict[str, Any]]:
+    """The planner's plan within the walk budget; past it, every match through the filters' indexes, then sorted."""
+    try:
+        async with conn.begin_nested():  # the budget (SET LOCAL) ends with the savepoint
+            await conn.execute(text("SELECT set_config('statement_timeout', :budget, true)"), {"budget": f"{WALK_BUDGET_MS}ms"})
+            return [_summary(r) for r in await conn.execute(query)]
+    except DBAPIError as exc:
+        if _sqlstate(exc) != QUERY_CANCELED:
+            raise
+    WALKS_ABANDONED.inc()
+    await conn.execute(text(
+        "SELECT set_config('enable_indexscan', 'off', true), set_config('enable_indexonlyscan', 'off', true), "
+        "set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true)"
+    ))
+    return [_summary(r) for r in await conn.execute(query)]
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 async def lead_page(
     engine: AsyncEngine, f: LeadFilter, *, sort: SortKey = SortKey.UPDATED_AT, order: SortOrder = SortOrder.DESC,
     limit: int = 50, cursor: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of leads and the cursor of the next (``None`` on the last page)."""
-    query = build_query(f, sort=sort, order=order, limit=limit, cursor=Cursor.decode(cursor) if cursor else None)
+    after = Cursor.decode(cursor) if cursor else None
+    words = search_words(f.text)
     async with engine.connect() as conn:
         # A generic plan cannot see the search pattern or how selective a filter is: plan each page for its
         # values. JIT compiling costs more than a page of 50 ever takes.
         await conn.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)"))
-        rows = [_summary(r) for r in await conn.execute(query)]
+        candidates = await _text_candidates(conn, words) if words else None
+        if words and candidates is None:  # dense matches: walk the sort order, check each lead's text by its key
+            await conn.execute(text("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"))
+        query = build_query(f, sort=sort, order=order, limit=limit, cursor=after, candidates=candidates)
+        if candidates is None and _filtered(f):
+            rows = await _walk_or_gather(conn, query)
+        else:
+            rows = [_summary(r) for r in await conn.execute(query)]
     more = len(rows) > limit
     rows = rows[:limit]
     if not (more and rows):

@@ -1,11 +1,12 @@
 """lead read indexes and funnel aggregates
 
-Indexes for ``GET /v1/leads`` (one keyset index per sort, stage and grade filters, a trigram
-index over name / e-mail / company, touchpoint source), and three daily aggregate tables that a
-statement-level trigger on ``stage_history`` keeps current, backfilled from the existing history.
+Indexes for ``GET /v1/leads`` (one keyset index per sort, stage and grade with score, touchpoint
+source); ``lead_search``, the lower-case name / e-mail / company of each lead with a trigram index,
+kept by triggers on ``leads`` when the e-mail or the profile changes; and three daily aggregate
+tables that a statement-level trigger on ``stage_history`` keeps current. Both are backfilled.
 
-Every index is created ``IF NOT EXISTS``: on a large live database build them first with
-``CREATE INDEX CONCURRENTLY`` (same names and definitions) and this migration skips them.
+The indexes on existing tables are created ``IF NOT EXISTS``: on a large live database build them
+first with ``CREATE INDEX CONCURRENTLY`` (same names and definitions) and this migration skips them.
 
 Revision ID: 0006
 Revises: 0005
@@ -21,9 +22,25 @@ branch_labels = None
 depends_on = None
 
 SEARCH_TEXT = (
-    "lower(coalesce(email, '') || ' ' || coalesce(profile ->> 'first_name', '') || ' ' || "
-    "coalesce(profile ->> 'last_name', '') || ' ' || coalesce(profile ->> 'company', ''))"
+    "lower(coalesce({row}email, '') || ' ' || coalesce({row}profile ->> 'first_name', '') || ' ' || "
+    "coalesce({row}profile ->> 'last_name', '') || ' ' || coalesce({row}profile ->> 'company', ''))"
 )
+# Score updates (every touchpoint) leave lead_search alone: its trigram index changes only with the text.
+SEARCH_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION scoring.keep_lead_search() RETURNS trigger LANGUAGE plpgsql AS $keep$
+BEGIN
+    INSERT INTO scoring.lead_search (lead_id, search_text) VALUES (NEW.lead_id, {SEARCH_TEXT.format(row="NEW.")})
+    ON CONFLICT (lead_id) DO UPDATE SET search_text = EXCLUDED.search_text;
+    RETURN NULL;
+END
+$keep$
+"""
+SEARCH_TRIGGERS = [
+    "CREATE TRIGGER leads_search_insert AFTER INSERT ON scoring.leads FOR EACH ROW EXECUTE FUNCTION scoring.keep_lead_search()",
+    "CREATE TRIGGER leads_search_update AFTER UPDATE OF email, profile ON scoring.leads FOR EACH ROW "
+    "WHEN (OLD.email IS DISTINCT FROM NEW.email OR OLD.profile IS DISTINCT FROM NEW.profile) "
+    "EXECUTE FUNCTION scoring.keep_lead_search()",
+]
 
 # Folds stage changes into the aggregates. {source} is the trigger's transition table, or the whole
 # history for the backfill; {firsts} gives, per lead and stage, the lowest id of the lead's rows with
@@ -112,14 +129,27 @@ def upgrade() -> None:
     schema='scoring'
     )
     op.create_index('ix_leads_created_id', 'leads', ['created_at', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
-    op.create_index('ix_leads_grade_updated_id', 'leads', ['grade', 'updated_at', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
+    op.create_index('ix_leads_grade_score_id', 'leads', ['grade', 'score', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
     op.create_index('ix_leads_score_id', 'leads', ['score', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
     op.create_index('ix_leads_stage_score_id', 'leads', ['stage', 'score', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
     op.create_index('ix_leads_updated_id', 'leads', ['updated_at', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
     op.create_index('ix_touchpoints_source_lead', 'touchpoints', ['source_id', 'lead_id'], unique=False, schema='scoring', if_not_exists=True)
+
+    op.create_table('lead_search',
+    sa.Column('lead_id', sa.UUID(as_uuid=False), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False, comment='lower(e-mail first_name last_name company); kept by triggers on leads, deleted with the lead.'),
+    sa.ForeignKeyConstraint(['lead_id'], ['scoring.leads.lead_id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('lead_id'),
+    schema='scoring'
+    )
+    op.execute(SEARCH_FUNCTION)
+    for statement in SEARCH_TRIGGERS:
+        op.execute(statement)
+    op.execute("LOCK TABLE scoring.leads IN SHARE MODE")  # nothing changes between backfill and triggers
+    op.execute(f"INSERT INTO scoring.lead_search (lead_id, search_text) SELECT lead_id, {SEARCH_TEXT.format(row='')} FROM scoring.leads")
     # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    op.execute(f"CREATE INDEX IF NOT EXISTS ix_leads_search_trgm ON scoring.leads USING gin (({SEARCH_TEXT}) gin_trgm_ops)")
+    op.create_index('ix_lead_search_trgm', 'lead_search', ['search_text'], unique=False, schema='scoring', postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
 
     op.execute(TRIGGER_FUNCTION)
     op.execute(
@@ -134,12 +164,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS stage_history_fold ON scoring.stage_history")
     op.execute("DROP FUNCTION IF EXISTS scoring.fold_stage_changes()")
-    op.execute("DROP INDEX IF EXISTS scoring.ix_leads_search_trgm")
+    op.execute("DROP TRIGGER IF EXISTS leads_search_update ON scoring.leads")
+    op.execute("DROP TRIGGER IF EXISTS leads_search_insert ON scoring.leads")
+    op.execute("DROP FUNCTION IF EXISTS scoring.keep_lead_search()")
+    op.drop_index('ix_lead_search_trgm', table_name='lead_search', schema='scoring', postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
+    op.drop_table('lead_search', schema='scoring')
     op.drop_index('ix_touchpoints_source_lead', table_name='touchpoints', schema='scoring')
     op.drop_index('ix_leads_updated_id', table_name='leads', schema='scoring')
     op.drop_index('ix_leads_stage_score_id', table_name='leads', schema='scoring')
     op.drop_index('ix_leads_score_id', table_name='leads', schema='scoring')
-    op.drop_index('ix_leads_grade_updated_id', table_name='leads', schema='scoring')
+    op.drop_index('ix_leads_grade_score_id', table_name='leads', schema='scoring')
     op.drop_index('ix_leads_created_id', table_name='leads', schema='scoring')
     op.drop_table('stage_time_buckets', schema='scoring')
     op.drop_table('stage_daily_counts', schema='scoring')
