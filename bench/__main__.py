@@ -36,13 +36,33 @@ def _run_one(name: str, scenario: Scenario, ctx: Context, quiet_wait: float) -> 
     return out
 
 
+def _save(args: argparse.Namespace, argv: list[str] | None, infra: object, outcomes: dict[str, Outcome]) -> None:
+    if args.no_write:
+        return
+    run = {
+        "mode": "smoke" if args.smoke else "full",
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": describe(getattr(infra, "database_url", None)),
+        "scenarios": {n: o.as_dict() for n, o in outcomes.items()},
+    }
+    if args.smoke:  # toy sizes never overwrite the published figures
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / "benchmarks-smoke.json"
+        path.write_text(json.dumps(run, indent=2, default=str) + "\n")
+        say(f"wrote {path}")
+    else:
+        json_path, md_path = report.write(run, list(SCENARIOS))
+        say(f"wrote {md_path} and {json_path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="toy sizes: every scenario in seconds (used by the tests)")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(SCENARIOS), help="run these scenarios only")
     parser.add_argument("--no-write", action="store_true", help="print results only; write no files")
     parser.add_argument("--profile", action="store_true", help="record py-spy profiles of ingest and scoring")
-    parser.add_argument("--generator", choices=["auto", "wrk", "httpx"], default="auto",
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
                         help="closed-loop load generator (auto: wrk when installed)")
     parser.add_argument("--memory-minutes", type=float, default=10.0, help="load period of the memory scenario")
     parser.add_argument("--quiet-wait", type=float, default=90.0,
@@ -83,24 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print(out.result_line(), flush=True)
         for note in out.notes:
             print(f"  - {note}", flush=True)
+        _save(args, argv, infra, outcomes)  # after every scenario: a run stopped half-way keeps what it measured
 
     errors = [n for n, o in outcomes.items() if o.status == "error"]
-    run = {
-        "mode": "smoke" if args.smoke else "full",
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": describe(infra.database_url if infra else None),
-        "scenarios": {n: o.as_dict() for n, o in outcomes.items()},
-    }
-    if not args.no_write:
-        if args.smoke:  # toy sizes never overwrite the published figures
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            path = RESULTS / "benchmarks-smoke.json"
-            path.write_text(json.dumps(run, indent=2, default=str) + "\n")
-            say(f"wrote {path}")
-        else:
-            json_path, md_path = report.write(run, list(SCENARIOS))
-            say(f"wrote {md_path} and {json_path}")
     if errors:
         say(f"scenarios that failed to run: {', '.join(errors)}")
         return 1

@@ -204,10 +204,20 @@ def _ppid(pid: int) -> int | None:
 _STACK: Any = None
 
 
-def server_pids() -> dict[str, list[int]]:
-    """Our Kafka broker and our PostgreSQL (postmaster and its backends), from the stack's pid files.
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
-    Another checkout's stack on the same machine (a CI clone, say) counts as ``other``.
+
+def server_pids() -> dict[str, list[int]]:
+    """Our Kafka broker and our PostgreSQL, from the stack's pid files.
+
+    PostgreSQL counts as ours: the postmaster, its shared helpers (checkpointer, WAL writer, ...) and
+    the backends of this run's databases (``leadflow_bench_*``). Backends of other databases on the
+    same server (another test run) and another checkout's stack (a CI clone) count as ``other``.
     """
     global _STACK
     if _STACK is None:
@@ -217,7 +227,12 @@ def server_pids() -> dict[str, list[int]]:
     postmaster = _STACK._pg_running_pid(cfg)  # noqa: SLF001
     postgres = []
     if postmaster:
-        postgres = [postmaster] + [int(e) for e in os.listdir("/proc") if e.isdigit() and _ppid(int(e)) == postmaster]
+        postgres.append(postmaster)
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and _ppid(int(entry)) == postmaster:
+                title = _cmdline(int(entry))
+                if b"leadflow" not in title or b"leadflow_bench_" in title:
+                    postgres.append(int(entry))
     return {"kafka": [kafka] if kafka else [], "postgresql": postgres}
 
 

@@ -60,7 +60,7 @@ def render(data: dict[str, Any]) -> str:
         "Measured by `make bench` (`python -m bench`): each scenario starts the real services as processes "
         "(production settings: JSON logs to files, INFO level) against the real Kafka broker and PostgreSQL, "
         "in a database and topics of its own. `python -m bench --only NAME` re-runs one scenario and merges it "
-        "in; `make bench-smoke` runs every scenario at toy sizes in well under a minute (the test suite does, so "
+        "in; `make bench-smoke` runs every scenario at toy sizes in one to two minutes (`tests/bench` does, so "
         "the benchmarks cannot rot). Raw figures: `docs/benchmarks.json`; service logs and profiles: "
         "`bench/results/`.",
         "",
