@@ -99,6 +99,8 @@ class Dispatcher:
         delay = 0.2
         while not self._stopping:
             self.heartbeat.beat()
+            # Cleared before the pass, not after: a delivery committed while a pass runs must wake the next one.
+            self._wake.clear()
             try:
                 sent = await self.dispatch_due()
                 await self._maybe_refresh_gauges()
@@ -113,7 +115,6 @@ class Dispatcher:
                 continue
             if sent:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,8 +42,14 @@ async def lock_and_resolve(conn: AsyncConnection, tps: Sequence[Touchpoint]) -> 
     anon_keys = sorted({f"anon:{tp.anonymous_id}" for tp in tps if tp.anonymous_id})
     if not anon_keys:
         return {}, {}
-    for key in anon_keys:  # sorted: every worker takes these locks in the same order
-        await conn.execute(select(func.pg_advisory_xact_lock(ALIAS_LOCK_NAMESPACE, zlib.crc32(key.encode()) & 0x7FFFFFFF)))
+    # One round trip for all locks, taken in ascending order so that every worker takes them in the same order.
+    lock_ids = sorted({zlib.crc32(key.encode()) & 0x7FFFFFFF for key in anon_keys})
+    await conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:ns, k) FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+        ),
+        {"ns": ALIAS_LOCK_NAMESPACE, "ids": lock_ids},
+    )
     rows = await conn.execute(select(lead_aliases.c.alias_key, lead_aliases.c.lead_key).where(lead_aliases.c.alias_key.in_(anon_keys)))
     aliases = {r.alias_key: r.lead_key for r in rows}
     new_links: dict[str, str] = {}
@@ -92,13 +98,16 @@ async def merge_anonymous(
         return None, 0
     merged = replayed.state
     base = current or anon
-    stage = base.stage if base.stage in SALES_OWNED else merged.stage
+    # a lead sales sent back stays back unless the merged history takes it to where it may qualify again
+    held = current is not None and current.requalify_at is not None and merged.score < current.requalify_at
+    stage = base.stage if base.stage in SALES_OWNED or held else merged.stage
     from dataclasses import replace
 
     merged = replace(
         merged, lead_id=target_id, lead_key=lead_key, email=lead_key, anonymous_id=identifying.anonymous_id,
         created_at=min(anon.created_at, current.created_at) if current else anon.created_at,
         stage=stage, stage_changed_at=at if stage is not base.stage or current is None else base.stage_changed_at,
+        requalify_at=current.requalify_at if held and current is not None else None,
     )
     states[lead_key] = merged
     changes: list[StageChanged] = []

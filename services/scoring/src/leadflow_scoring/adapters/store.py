@@ -36,6 +36,7 @@ def row_to_state(row: Any) -> LeadState:
         recent_hits=MappingProxyType({r: tuple(datetime.fromisoformat(t) for t in ts) for r, ts in (row.recent_hits or {}).items()}),
         disqualified_reason=row.disqualified_reason,
         review_at=row.review_at,
+        requalify_at=row.requalify_at,
         rule_points=MappingProxyType(row.rule_points or {}),
         touchpoint_count=row.touchpoint_count,
         fit_ledger=tuple(LedgerEntry(**e) for e in (row.fit_ledger or [])),
@@ -80,6 +81,7 @@ def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
         "grade": model.grades.grade(state.fit, state.engagement),
         "disqualified_reason": state.disqualified_reason,
         "review_at": state.review_at,
+        "requalify_at": state.requalify_at,
         "objected_at": state.stage_changed_at if state.stage is Stage.OBJECTED else None,
         "rule_points": dict(state.rule_points),
         "fit_ledger": [
@@ -94,40 +96,36 @@ def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
     }
 
 
-async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model: ScoringModel) -> None:
-    if not states:
-        return
-    for chunk in _chunks([_state_to_row(s, model) for s in states], size=500):
-        await _upsert_chunk(conn, chunk)
-
-
-def _chunks(rows: list[dict[str, Any]], size: int = 1000) -> Iterable[list[dict[str, Any]]]:
-    """asyncpg takes at most 32767 parameters per statement."""
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
-
-
-async def _upsert_chunk(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    stmt = insert(leads).values(rows)
+def _lead_upsert() -> Any:
+    stmt = insert(leads)
     excluded = stmt.excluded
     updatable = [c.name for c in leads.columns if c.name not in ("lead_id", "lead_key", "created_at", "row_updated_at")]
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[leads.c.lead_id],
         set_={**{name: excluded[name] for name in updatable}, "row_updated_at": func.now()},
     )
-    await conn.execute(stmt)
+
+
+# Built once and executed with a list of rows: SQLAlchemy compiles each statement once and
+# batches the rows itself ("insertmanyvalues"); a fresh multi-row ``.values(rows)`` per batch
+# spent most of the scoring worker's CPU compiling SQL.
+LEAD_UPSERT = _lead_upsert()
+TOUCHPOINT_INSERT = (
+    insert(touchpoints).on_conflict_do_nothing(index_elements=[touchpoints.c.event_id]).returning(touchpoints.c.event_id)
+)
+
+
+async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model: ScoringModel) -> None:
+    if states:
+        await conn.execute(LEAD_UPSERT, [_state_to_row(s, model) for s in states])
 
 
 async def insert_new_touchpoints(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert touchpoints not seen before; return the ids that were new (duplicates are dropped)."""
     if not rows:
         return set()
-    fresh: set[str] = set()
-    for chunk in _chunks(rows):
-        stmt = insert(touchpoints).values(chunk).on_conflict_do_nothing(index_elements=[touchpoints.c.event_id])
-        result = await conn.execute(stmt.returning(touchpoints.c.event_id))
-        fresh.update(result.scalars().all())
-    return fresh
+    result = await conn.execute(TOUCHPOINT_INSERT, rows)
+    return set(result.scalars().all())
 
 
 async def insert_ledger(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -135,6 +133,13 @@ async def insert_ledger(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
         await conn.execute(insert(score_ledger), rows)
 
 
+# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT per 1,000 rather than one statement
+# per row: the funnel aggregates are folded by a statement-level trigger, which then runs once per batch.
+STAGE_HISTORY_INSERT = (
+    insert(stage_history).on_conflict_do_nothing(index_elements=[stage_history.c.event_id]).returning(stage_history.c.event_id)
+)
+
+
 async def insert_stage_history(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(insert(stage_history).on_conflict_do_nothing(index_elements=[stage_history.c.event_id]), rows)
+        await conn.execute(STAGE_HISTORY_INSERT, rows)
