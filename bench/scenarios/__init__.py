@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench import read_api
 from bench.core import Scenario
 from bench.scenarios.drain import scoring_drain
 from bench.scenarios.e2e import end_to_end
@@ -30,4 +31,5 @@ SCENARIOS: dict[str, Spec] = {
     "pure-scoring": Spec(pure_scoring, "the pure scoring function against a 50-rule model", needs_servers=False),
     "memory": Spec(memory, "resident memory of each service after a load period"),
     "rescoring": Spec(rescoring, "activating a changed model rescores every lead from its history"),
+    "read-api": Spec(read_api.scenario, "lead list and funnel over 1,000,000 leads and about 10,000,000 touchpoints"),
 }

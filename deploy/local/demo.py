@@ -47,6 +47,7 @@ ROOT = HERE.parent.parent
 STATE = Path(os.environ.get("LEADFLOW_LOCAL_STATE") or HERE / ".state").expanduser().resolve() / "demo"
 SCENARIO = HERE / "demo_scenario.json"
 SECRET_FILE = STATE / "secret"
+DASHBOARD_KEY_FILE = STATE / "dashboard-key"
 NOTIFICATIONS = STATE / "notifications.jsonl"
 POSTED = STATE / "posted.json"
 HOST = "127.0.0.1"
@@ -247,6 +248,20 @@ def load_or_create_secret() -> str:
     return secret
 
 
+def dashboard_key() -> str:
+    """The dashboard's admin key for the demo: made once, kept in the state folder (mode 600)."""
+    if DASHBOARD_KEY_FILE.exists():
+        key = DASHBOARD_KEY_FILE.read_text().strip()
+        if len(key) >= 16:
+            return key
+    key = secrets.token_urlsafe(24)
+    DASHBOARD_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(DASHBOARD_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
 def hooks_url() -> str:
     return f"{RECEIVER.url}/hooks/sales"
 
@@ -265,6 +280,8 @@ def service_env(secret: str) -> dict[str, str]:
             [{"name": DESTINATION, "url": hooks_url(), "secrets": [secret], "stages": ["sql"]}]
         ),
         "LEADFLOW_HANDOVER_LEAD_URL": f"{SCORING.url}/v1/leads/{{lead_id}}",
+        "LEADFLOW_SCORING_ADMIN_KEY": dashboard_key(),
+        "LEADFLOW_DASHBOARD_HANDOVER_URL": HANDOVER.url,
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -825,6 +842,9 @@ def print_links(leads: list[Lead]) -> None:
     print("LOOK AROUND")
     for label, url in rows:
         print(f"  {label:<21}{url}")
+    print()
+    print(f"DASHBOARD  {SCORING.url}/dashboard")
+    print(f"  log in with the admin key {dashboard_key()}  (kept in {rel(DASHBOARD_KEY_FILE)})")
     print()
     print("The services keep running (`make status`); stop everything with `make down`.")
 
