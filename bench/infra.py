@@ -64,6 +64,7 @@ def create_env(infra: Infra, name: str, *, database: bool = True, partitions: in
         "LEADFLOW_DATABASE_URL": database_url,
         "LEADFLOW_TOPIC_TOUCHPOINTS": f"{prefix}.touchpoints",
         "LEADFLOW_TOPIC_LEAD_STAGES": f"{prefix}.lead-stages",
+        "LEADFLOW_TOPIC_HANDOVER_FEEDBACK": f"{prefix}.handover-feedback",
         "LEADFLOW_SCORING_GROUP_ID": f"{prefix}.scoring",
         "LEADFLOW_HANDOVER_GROUP_ID": f"{prefix}.handover",
         # production logging: JSON lines at INFO, to a file per process

@@ -2,7 +2,8 @@
 
 It keeps two lists for the marketing team and prints every change to them:
 
-- ``recycled``: leads that fell back from MQL to LEAD (they cooled down): nurture them;
+- ``recycled``: leads that fell back to LEAD - MQLs that cooled down, and SQLs sales sent back
+  (the reason, e.g. ``not_now``, is in the stage change's cause): nurture them;
 - ``new_mqls``: leads that just became marketing qualified.
 
 A lead leaves a list with its next stage change (a recycled lead that qualifies again
@@ -54,7 +55,7 @@ LISTS = (RECYCLED, NEW_MQLS)
 
 def list_for(change: LeadStageChanged) -> str | None:
     """Which list a lead belongs on after this stage change (None: neither)."""
-    if change.from_stage is Stage.MQL and change.to_stage is Stage.LEAD:
+    if change.from_stage in (Stage.MQL, Stage.SQL) and change.to_stage is Stage.LEAD:
         return RECYCLED
     if change.to_stage is Stage.MQL:
         return NEW_MQLS

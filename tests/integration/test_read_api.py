@@ -388,8 +388,10 @@ async def test_funnel_counts_conversions_and_times_match_the_stage_history(clien
         assert got["leads"] == len(exact)
         for q, field in ((0.5, "median_seconds"), (0.9, "p90_seconds")):
             assert abs(math.log1p(got[field]) - math.log1p(_nearest_rank(exact, q))) <= math.log(1.1) / 2 + 1e-6, (stage, field)
-    assert body["rejections"] is None and body["handover"] is None
-    assert any("rejection" in n.lower() for n in body["notes"])
+    # no sales feedback in this dataset: the handover figures are empty, not missing
+    assert body["rejections"] == [] and body["handover"]["accepted"] == 0 and body["handover"]["acceptance_rate"] is None
+    assert body["handover"]["time_to_acceptance"] == {"leads": 0, "median_seconds": None, "p90_seconds": None}
+    assert set(body["time_to_stage"]) == {"mql", "sql", "sal", "customer"}
 
 
 async def test_weeks_start_on_monday_and_add_up_to_the_days(client):

@@ -48,6 +48,10 @@ class TestEnv:
     def stages_topic(self) -> str:
         return self.env["LEADFLOW_TOPIC_LEAD_STAGES"]
 
+    @property
+    def feedback_topic(self) -> str:
+        return self.env["LEADFLOW_TOPIC_HANDOVER_FEEDBACK"]
+
 
 def start_infra() -> Infra:
     stack = load_stack_module()
@@ -87,6 +91,7 @@ def create_test_env(infra: Infra, name: str) -> TestEnv:
         "LEADFLOW_DATABASE_URL": database_url,
         "LEADFLOW_TOPIC_TOUCHPOINTS": f"{prefix}.touchpoints",
         "LEADFLOW_TOPIC_LEAD_STAGES": f"{prefix}.lead-stages",
+        "LEADFLOW_TOPIC_HANDOVER_FEEDBACK": f"{prefix}.handover-feedback",
         "LEADFLOW_SCORING_GROUP_ID": f"{prefix}.scoring",
         "LEADFLOW_HANDOVER_GROUP_ID": f"{prefix}.handover",
         "LEADFLOW_LOG_FORMAT": "json",

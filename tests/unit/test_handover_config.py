@@ -17,19 +17,22 @@ SECRET = "whsec_" + base64.b64encode(b"unit-test-secret-0123456789abcd").decode(
 ENV = {
     "SALES_WEBHOOK_SECRET": SECRET, "NURTURE_WEBHOOK_SECRET": SECRET,
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B1/sekrit", "HUBSPOT_TOKEN": "pat-eu1-sekrit",
-    "SALESFORCE_TOKEN": "00D-sekrit",
+    "SALESFORCE_TOKEN": "00D-sekrit", "DACH_LEAD_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B2/lead",
 }
 
 
 def test_the_shipped_example_is_valid_and_routes_as_documented():
     config = load_config(EXAMPLE, ENV)
-    assert [d.kind for d in config.destinations] == ["webhook", "slack", "hubspot", "salesforce", "webhook"]
+    assert [d.kind for d in config.destinations] == ["webhook", "slack", "hubspot", "salesforce", "slack", "webhook"]
     slack = config.destinations[1]
     assert isinstance(slack, SlackDestination) and slack.webhook_url.get_secret_value() == ENV["SLACK_WEBHOOK_URL"]
     r = config.routing
     assert set(r.teams) == {"enterprise-dach", "inbound"}
     assert r.teams["enterprise-dach"].members[0].owner_ids["hubspot"] == "52150001"
     assert r.teams["inbound"].members[1].capacity.leads == 10
+    sla = r.teams["enterprise-dach"].sla
+    assert (sla.accept_within.total_seconds(), sla.escalate_to, sla.reassign) == (1800, "dach-lead-slack", True)
+    assert r.teams["inbound"].sla is None
     assert route(r.rules, LeadFacts("AT", 4000)).team == "enterprise-dach"
     assert route(r.rules, LeadFacts("US", 10, frozenset({"api"}))).rule == "platform-interest"
     assert route(r.rules, LeadFacts("US", 10)).team == "inbound"

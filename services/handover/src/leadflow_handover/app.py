@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from leadflow_runtime.app import create_service_app
 
-from leadflow_handover import api, destinations_api, routing_api
+from leadflow_handover import api, destinations_api, feedback_pages, handovers_api, routing_api
 from leadflow_handover.bootstrap import Container, build
 from leadflow_handover.settings import HandoverSettings
 
@@ -16,9 +16,10 @@ def create_app(settings: HandoverSettings | None = None, container: Container | 
     app = create_service_app(
         title="Leadflow handover",
         description="Hands sales-qualified leads to sales systems - signed webhooks, Slack, HubSpot, Salesforce - "
-        "routed to a team member, retried, replayable, with a delivery log and per-destination health.",
+        "routed to a team member, retried, replayable, with a delivery log and per-destination health; takes sales' "
+        "feedback (accept, reject with a reason, won, lost) and escalates handovers nobody accepted in time.",
         container=container or build(settings or HandoverSettings()),
-        routers=[api.router, destinations_api.router, routing_api.router],
+        routers=[api.router, handovers_api.router, feedback_pages.router, destinations_api.router, routing_api.router],
     )
     # The scoring dashboard reads deliveries and asks for replays from the browser, on another origin.
     app.add_middleware(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,13 +18,17 @@ from leadflow_runtime.health import Health
 from leadflow_runtime.kafka import make_consumer, make_producer
 from leadflow_runtime.lifecycle import Supervisor, kafka_ready, retry_transient, start_kafka_client, stop_quietly
 from leadflow_runtime.logs import get_logger
+from leadflow_runtime.outbox import OutboxRelay
 
 from leadflow_handover.adapters import destination_store
 from leadflow_handover.adapters.destination_store import Source
-from leadflow_handover.adapters.tables import consumer_offsets
+from leadflow_handover.adapters.tables import consumer_offsets, outbox
 from leadflow_handover.config_file import ConfigFileError, HandoverConfig, load_config
 from leadflow_handover.destinations import DestinationBase
 from leadflow_handover.dispatch import Dispatcher
+from leadflow_handover.domain.sla import SlaPolicy
+from leadflow_handover.escalations import SlaSweep
+from leadflow_handover.feedback_links import FeedbackLinks
 from leadflow_handover.intake import RecordHandovers
 from leadflow_handover.privacy import PrivacyFirst
 from leadflow_handover.settings import HandoverSettings
@@ -42,6 +47,20 @@ class Container:
     supervisor: Supervisor = field(default_factory=Supervisor)
     consumer: TransactionalConsumer | None = None
     dispatcher: Dispatcher | None = None
+    relay: OutboxRelay | None = None
+    sla_sweep: SlaSweep | None = None
+
+    @property
+    def sla(self) -> SlaPolicy:
+        s = self.settings
+        within = timedelta(seconds=s.handover_sla_seconds) if s.handover_sla_seconds > 0 else None
+        return SlaPolicy(accept_within=within, escalate_to=s.handover_sla_escalate_to, reassign=s.handover_sla_reassign)
+
+    @property
+    def links(self) -> FeedbackLinks:
+        s = self.settings
+        secret = s.handover_feedback_secret.get_secret_value().encode() if s.handover_feedback_secret else None
+        return FeedbackLinks(s.handover_public_url, secret, timedelta(seconds=s.handover_feedback_link_ttl_seconds))
 
     async def start(self) -> None:
         """Kafka and HTTP clients need the running loop, so they are built here rather than in ``build``."""
@@ -54,10 +73,27 @@ class Container:
         )
         producer = make_producer(s.kafka_bootstrap, client_id="leadflow-handover")
         consumer = make_consumer(s.kafka_bootstrap, group_id=s.handover_group_id, client_id="leadflow-handover")
+        # sales feedback and missed deadlines leave through the outbox, published by this relay
+        self.relay = OutboxRelay(
+            service="handover", engine=self.engine, producer=producer, table=outbox, heartbeat=self.health.heartbeat("outbox-relay"),
+        )
+        dispatcher = self.dispatcher
+        relay = self.relay
+
+        def wake_senders() -> None:
+            dispatcher.wake()
+            relay.wake()
+
+        self.sla_sweep = SlaSweep(
+            engine=self.engine, routing=self.config.routing, default=self.sla, links=self.links,
+            feedback_topic=s.topic_handover_feedback, interval=s.handover_sla_check_seconds, after_commit=wake_senders,
+            heartbeat=self.health.heartbeat("sla-sweep", max_silence=max(120.0, 3 * s.handover_sla_check_seconds)),
+        )
         self.consumer = TransactionalConsumer(
             name=s.handover_group_id, consumer=consumer, producer=producer, engine=self.engine,
             offsets=OffsetStore(consumer_offsets, s.handover_group_id), topics=[s.topic_lead_stages],
-            handler=PrivacyFirst(RecordHandovers(lead_url=s.handover_lead_url, routing=self.config.routing)),
+            handler=PrivacyFirst(RecordHandovers(lead_url=s.handover_lead_url, routing=self.config.routing, sla=self.sla,
+                                                 links=self.links)),
             expected_types=[LEAD_STAGE_CHANGED_V1, LEAD_ERASED_V1], heartbeat=self.health.heartbeat("stage-consumer"),
             after_commit=self.dispatcher.wake,
         )
@@ -80,8 +116,9 @@ class Container:
         self._run_loops()
 
     def _run_loops(self) -> None:
-        assert self.dispatcher
+        assert self.dispatcher and self.sla_sweep
         self.supervisor.start("dispatcher", self.dispatcher.run)
+        self.supervisor.start("sla-sweep", self.sla_sweep.run)
         self.supervisor.start("kafka-clients", self._run)
 
     async def _run(self) -> None:
@@ -89,11 +126,13 @@ class Container:
         tc = self.consumer
         if not await start_kafka_client(tc.producer, "producer", lambda: tc.stopping):
             return
+        assert self.relay
+        self.supervisor.start("outbox-relay", self.relay.run)
         if await start_kafka_client(tc.consumer, "consumer", lambda: tc.stopping):
             self.supervisor.start("stage-consumer", tc.run)
 
     async def stop(self) -> None:
-        stoppers = [x.stop for x in (self.consumer, self.dispatcher) if x is not None]
+        stoppers = [x.stop for x in (self.consumer, self.dispatcher, self.relay, self.sla_sweep) if x is not None]
         await self.supervisor.stop(stoppers, timeout=self.settings.shutdown_timeout_seconds)
         if self.consumer:
             await stop_quietly(self.consumer.consumer, self.consumer.producer)
@@ -115,6 +154,14 @@ def build(settings: HandoverSettings, transport: httpx.AsyncBaseTransport | None
         log.info("no destinations in the environment or the file; destinations created through the API are used")
     if config.routing.enabled:
         log.info("routing configured", teams=sorted(config.routing.teams), rules=len(config.routing.rules))
+    escalation_targets = {settings.handover_sla_escalate_to} | {
+        t.sla.escalate_to for t in config.routing.teams.values() if t.sla is not None
+    }
+    unknown = sorted(n for n in escalation_targets - {d.name for d, _ in configured} if n)
+    if unknown:  # an API destination of that name may exist or be created later; the deliveries fail with a reason if not
+        log.warning("escalation destinations are not in the environment or the file", destinations=unknown)
+    if settings.handover_feedback_secret is None:
+        log.info("feedback links are off (LEADFLOW_HANDOVER_FEEDBACK_SECRET unset): accept and reject through the API")
     return container
 
 

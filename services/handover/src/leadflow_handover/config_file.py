@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from leadflow_handover.destinations import NAME_PATTERN, Destination, DestinationBase
 from leadflow_handover.domain.assignment import Absence, Capacity, Member, Team
 from leadflow_handover.domain.routing import Criteria, Routing, RoutingRule, SizeRange
+from leadflow_handover.domain.sla import SlaOverride
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -64,12 +65,23 @@ class MemberSpec(_Strict):
     )
 
 
+class SlaSpec(_Strict):
+    accept_within_minutes: float | None = Field(
+        default=None, gt=0, description="Time to accept a handover; default LEADFLOW_HANDOVER_SLA_SECONDS."
+    )
+    escalate_to: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="Destination that is told when nobody accepted in time (e.g. the team lead's Slack)."
+    )
+    reassign: bool | None = Field(default=None, description="Give an overdue lead to the next member of the round-robin.")
+
+
 class TeamSpec(_Strict):
     name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     members: list[MemberSpec] = Field(min_length=1)
     capacity: CapacitySpec | None = Field(default=None, description="Cap per member, e.g. {leads: 30, days: 30}.")
     timezone: str = Field(default="UTC", description="Out-of-office dates are days in this time zone.")
     keep_owner: bool = Field(default=True, description="A lead that qualifies again goes back to its owner if available.")
+    sla: SlaSpec | None = Field(default=None, description="The team's own acceptance deadline and escalation.")
 
     @field_validator("timezone")
     @classmethod
@@ -198,6 +210,13 @@ def _describe(error: Any) -> str:
     return f"{where}: {error.get('msg', 'invalid')}".replace("Value error, ", "")
 
 
+def _sla(spec: SlaSpec | None) -> SlaOverride | None:
+    if spec is None:
+        return None
+    within = timedelta(minutes=spec.accept_within_minutes) if spec.accept_within_minutes is not None else None
+    return SlaOverride(accept_within=within, escalate_to=spec.escalate_to, reassign=spec.reassign)
+
+
 def _routing(spec: FileSpec) -> Routing:
     teams = {
         t.name: Team(
@@ -212,7 +231,7 @@ def _routing(spec: FileSpec) -> Routing:
                 for m in t.members
             ),
             capacity=Capacity(t.capacity.leads, t.capacity.days) if t.capacity else None,
-            timezone=t.timezone, keep_owner=t.keep_owner,
+            timezone=t.timezone, keep_owner=t.keep_owner, sla=_sla(t.sla),
         )
         for t in spec.teams
     }

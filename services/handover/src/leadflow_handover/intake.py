@@ -1,4 +1,4 @@
-"""Turns stage events into an assignment and pending deliveries, in the consumer's transaction."""
+"""Turns stage events into an assignment, a handover (SQL) and pending deliveries, in the consumer's transaction."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from leadflow_events import LeadStageChanged, Stage, StageCauseKind
 from leadflow_runtime import tracing
 from leadflow_runtime.consumer import Delivered
 
-from leadflow_handover.adapters import destination_store
+from leadflow_handover.adapters import destination_store, handover_store
 from leadflow_handover.adapters.tables import deliveries
 from leadflow_handover.assigning import AssignLead, AssignLeads
 from leadflow_handover.domain.routing import LeadFacts, Routing, normalise_interest
-from leadflow_handover.notification import build_notification
+from leadflow_handover.domain.sla import SlaPolicy
+from leadflow_handover.feedback_links import FeedbackLinks
+from leadflow_handover.handovers import handover_id, policy_for
+from leadflow_handover.notification import Assignee, Feedback, build_notification
 from leadflow_handover.stage_extras import StageExtras, extras_of
 
 DELIVERY_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000004")
@@ -46,6 +49,8 @@ class RecordHandovers:
     lead_url: str
     routing: Routing = field(default_factory=Routing)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sla: SlaPolicy = field(default_factory=lambda: SlaPolicy(accept_within=None))
+    links: FeedbackLinks = field(default_factory=lambda: FeedbackLinks("http://127.0.0.1:8002"))
 
     def __post_init__(self) -> None:
         self.assign = AssignLeads(self.routing)
@@ -62,6 +67,7 @@ class RecordHandovers:
                        reuse_existing=d.event.data.cause.kind == StageCauseKind.MODEL_CHANGED)
             for d in batch if d.event.data.to_stage in ASSIGNED_STAGES
         ], now)
+        feedback = await self._record_handovers(conn, batch, extras, assignees, now)
         rows: list[dict[str, Any]] = []
         for d in batch:
             change: LeadStageChanged = d.event.data
@@ -72,7 +78,8 @@ class RecordHandovers:
                 if change.cause.kind == StageCauseKind.MODEL_CHANGED and (change.lead_id, dest.name) in handed_over:
                     continue  # a model change never hands the same lead to the same place twice
                 did = delivery_id(d.event.id, dest.name)
-                body = build_notification(did, d.event.id, change, self.lead_url, extras[d.event.id], assignees.get(d.event.id))
+                body = build_notification(did, d.event.id, change, self.lead_url, extras[d.event.id], assignees.get(d.event.id),
+                                          feedback.get(d.event.id))
                 row = {
                     "id": did, "stage_event_id": d.event.id, "lead_id": change.lead_id, "destination": dest.name,
                     "status": "pending", "payload": body.model_dump(mode="json"), "qualified_at": change.occurred_at,
@@ -83,6 +90,37 @@ class RecordHandovers:
                 rows.append(row)
         if rows:
             await conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=[deliveries.c.id]))
+
+    async def _record_handovers(
+        self, conn: AsyncConnection, batch: Sequence[Delivered], extras: dict[str, StageExtras],
+        assignees: dict[str, Assignee], now: datetime,
+    ) -> dict[str, Feedback]:
+        """One handover per stage change to SQL, with its acceptance deadline; returns the ``feedback`` of each."""
+        qualified = [d for d in batch if d.event.data.to_stage in ASSIGNED_STAGES]
+        if not qualified:
+            return {}
+        remodelled = [d.event.data.lead_id for d in qualified if d.event.data.cause.kind == StageCauseKind.MODEL_CHANGED]
+        with_sales = await handover_store.leads_with_handovers(conn, remodelled) if remodelled else set()
+        rows, out = [], {}
+        for d in qualified:
+            change: LeadStageChanged = d.event.data
+            if change.cause.kind == StageCauseKind.MODEL_CHANGED and change.lead_id in with_sales:
+                continue  # a model change never hands the same lead over twice
+            assignee = assignees.get(d.event.id)
+            team, member = (assignee.team, assignee.member_id) if assignee else (None, None)
+            policy = policy_for(self.sla, self.routing, team)
+            hid = handover_id(d.event.id)
+            deadline = policy.deadline(now)
+            out[d.event.id] = block = self.links.block(hid, member, deadline, now)
+            document = build_notification(hid, d.event.id, change, self.lead_url, extras[d.event.id], assignee, block)
+            rows.append({
+                "id": hid, "stage_event_id": d.event.id, "lead_id": change.lead_id, "status": "pending", "team": team,
+                "member": member, "qualified_at": change.occurred_at, "handed_over_at": now,
+                "sla_seconds": policy.accept_within.total_seconds() if policy.accept_within is not None else None,
+                "sla_deadline": deadline, "notification": document.model_dump(mode="json"),
+            })
+        await handover_store.insert_new(conn, rows)
+        return out
 
     @staticmethod
     async def _already_handed_over(conn: AsyncConnection, lead_ids: list[str]) -> set[tuple[str, str]]:

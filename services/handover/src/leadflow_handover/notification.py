@@ -7,7 +7,7 @@ this same document, so it is the one record of what a destination was told.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,6 +52,29 @@ class RecentTouchpoint(BaseModel):
     occurred_at: datetime | None = None
 
 
+class Feedback(BaseModel):
+    """Where sales answers the handover; the links are signed, expire, and show a confirmation page first."""
+
+    handover: str = Field(description="The handover record: GET /v1/handovers/{id}; accept, reject and outcome there.")
+    respond_by: datetime | None = Field(description="The acceptance deadline; null when there is none.")
+    accept_url: str | None = Field(default=None, description="Signed link to accept; null when links are not configured.")
+    reject_url: str | None = Field(default=None, description="Signed link to reject with a reason; null when links are not configured.")
+    links_expire_at: datetime | None = None
+
+
+class Escalation(BaseModel):
+    """Present when this message is about a missed acceptance deadline, not the first handover."""
+
+    kind: Literal["sla_missed", "reassigned"] = Field(
+        description="`sla_missed`: to the escalation destination; `reassigned`: to the lead's new owner."
+    )
+    number: int = Field(description="1 for the first missed deadline of the handover, 2 for the next, ...")
+    deadline: datetime
+    missed_by: str | None = Field(description="The team member who had the lead.")
+    reassigned_to: str | None = Field(description="The team member who has it now, when it was reassigned.")
+    reason: str
+
+
 class HandoverNotification(BaseModel):
     type: str = NOTIFICATION_TYPE
     handover_id: str = Field(description="Same as the webhook-id header; stable across retries and replays.")
@@ -69,6 +92,8 @@ class HandoverNotification(BaseModel):
     )
     assignee: Assignee | None = Field(default=None, description="Null when routing is not configured for this stage.")
     stage_event_id: str
+    feedback: Feedback | None = Field(default=None, description="How to accept or reject; SQL handovers only.")
+    escalation: Escalation | None = Field(default=None, description="Null except on escalation and reassignment messages.")
 
 
 def build_notification(
@@ -78,6 +103,7 @@ def build_notification(
     lead_url: str,
     extras: StageExtras = StageExtras(),
     assignee: Assignee | None = None,
+    feedback: Feedback | None = None,
 ) -> HandoverNotification:
     return HandoverNotification(
         handover_id=handover_id,
@@ -97,6 +123,7 @@ def build_notification(
         recent_touchpoints=_touchpoints(extras.recent_touchpoints),
         assignee=assignee,
         stage_event_id=stage_event_id,
+        feedback=feedback,
     )
 
 

@@ -4,6 +4,9 @@
   but their payloads, response excerpts and errors (which can name the person) are wiped.
 - a stage change to ``objected``: pending and failed deliveries for the lead are cancelled and
   wiped, so nobody can replay them.
+
+Either way the lead's pending handovers are cancelled (no deadline, no feedback any more) and
+the notification kept for escalations is wiped; an erasure wipes sales' notes too.
 Everything else goes to the wrapped handler.
 """
 
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_events import LEAD_ERASED_V1, Stage
 from leadflow_runtime.consumer import Delivered
 
-from leadflow_handover.adapters.tables import deliveries, delivery_attempts
+from leadflow_handover.adapters.tables import deliveries, delivery_attempts, handovers
 
 WIPED = Counter("leadflow_handover_privacy_actions_total", "Deliveries cancelled or wiped for privacy, by reason.", ["reason"])
 
@@ -41,6 +44,7 @@ class PrivacyFirst:
                 .values(status="cancelled", payload={}, last_error="cancelled: the person objected to profiling")
             )
             WIPED.labels("objection").inc(result.rowcount or 0)
+            await _withdraw_handovers(conn, objected, "cancelled: the person objected to profiling", wipe_notes=False)
         if erased:
             result = await conn.execute(
                 update(deliveries).where(deliveries.c.lead_id.in_(erased)).values(payload={}, last_error=None, progress={})
@@ -55,3 +59,13 @@ class PrivacyFirst:
                 .values(status="cancelled", last_error="cancelled: the lead was erased")
             )
             WIPED.labels("erasure").inc(result.rowcount or 0)
+            await _withdraw_handovers(conn, erased, "cancelled: the lead was erased", wipe_notes=True)
+
+
+async def _withdraw_handovers(conn: AsyncConnection, lead_ids: list[str], reason: str, *, wipe_notes: bool) -> None:
+    wiped = {"notification": {}} | ({"note": None, "outcome_reason": None, "decided_by": None} if wipe_notes else {})
+    await conn.execute(update(handovers).where(handovers.c.lead_id.in_(lead_ids)).values(**wiped))
+    await conn.execute(
+        update(handovers).where(handovers.c.lead_id.in_(lead_ids), handovers.c.status == "pending")
+        .values(status="cancelled", sla_deadline=None, cancelled_reason=reason)
+    )

@@ -45,6 +45,30 @@ class HandoverSettings(CommonSettings):
         description="Browser origins allowed to call this API (CORS): the scoring dashboard's, as a JSON list.",
     )
 
+    handover_sla_seconds: float = Field(
+        default=3600.0, ge=0,
+        description="Time sales has to accept a handover before it is escalated (0: no deadline); a team's `sla` in the file overrides it.",
+    )
+    handover_sla_escalate_to: str | None = Field(
+        default=None, description="Destination name that is told when a handover was not accepted in time (e.g. the team lead's Slack).",
+    )
+    handover_sla_reassign: bool = Field(
+        default=False, description="Give a lead nobody accepted in time to the next member of the team's round-robin.",
+    )
+    handover_sla_check_seconds: float = Field(default=15.0, gt=0, description="How often overdue handovers are looked for.")
+    handover_feedback_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the accept / reject links in notifications (at least 32 random characters). Unset: no links; "
+        "feedback only through the API.",
+    )
+    handover_public_url: str = Field(
+        default="http://127.0.0.1:8002", pattern=r"^https?://",
+        description="This service's address as sales reach it; the accept / reject links point here.",
+    )
+    handover_feedback_link_ttl_seconds: float = Field(
+        default=7 * 86400.0, gt=0, description="How long an accept / reject link works (default 7 days)."
+    )
+
     @field_validator("handover_admin_key")
     @classmethod
     def _strong(cls, key: SecretStr | None) -> SecretStr | None:
@@ -54,3 +78,18 @@ class HandoverSettings(CommonSettings):
         if value.lower() in PLACEHOLDERS or len(value) < 16:
             raise ValueError("the admin key must be at least 16 characters and not a placeholder")
         return key
+
+    @field_validator("handover_feedback_secret")
+    @classmethod
+    def _long(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is None or not key.get_secret_value():
+            return None
+        value = key.get_secret_value()
+        if value.lower() in PLACEHOLDERS or len(value) < 32:
+            raise ValueError("the feedback link secret must be at least 32 characters and not a placeholder")
+        return key
+
+    @field_validator("handover_sla_escalate_to")
+    @classmethod
+    def _name(cls, name: str | None) -> str | None:
+        return name or None

@@ -22,8 +22,11 @@ from leadflow_runtime.problems import install_problem_handlers, problem_response
 from leadflow_runtime.tracing import FASTAPI_TELEMETRY, TraceContextMiddleware, configure_tracing, flush_tracing
 
 from leadflow_ingest import admin, browser, routes, webhooks
+from leadflow_ingest.adapters.import_store import ImportStore
 from leadflow_ingest.adapters.store import SourceStore
 from leadflow_ingest.auth import ApiKeys
+from leadflow_ingest.imports import api as imports_api
+from leadflow_ingest.imports.runner import ImportRunner
 from leadflow_ingest.limits import BodyLimitMiddleware
 from leadflow_ingest.problem_docs import add_operations_examples
 from leadflow_ingest.publish import TouchpointPublisher
@@ -48,6 +51,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     engine.sync_engine.hide_parameters = True  # errors must not print statement parameters: signing secrets are among them
     store = SourceStore(engine)
     registry = SourceRegistry(store, settings.ingest_key_cache_seconds)
+    import_store = ImportStore(engine)
+    import_runner = ImportRunner(import_store, publisher, retry_seconds=settings.ingest_import_retry_seconds)
     file_sources = load_sources_file(settings.ingest_sources_file) if settings.ingest_sources_file else None
     synced = asyncio.Event()
 
@@ -106,6 +111,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         finally:
             stopping = True
             await supervisor.stop([stop_event.set], timeout=settings.shutdown_timeout_seconds)
+            await import_runner.stop()
             await stop_quietly(publisher.producer)
             await engine.dispose()
             flush_tracing()
@@ -115,8 +121,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         version="0.1.0",
         description="Records touchpoints (form submissions, sign-ups, downloads, visits, demo requests) and publishes "
         "them to Kafka: from API clients (API keys), form tools' webhooks (HubSpot, Typeform, Webflow, Standard Webhooks; "
-        "signatures checked), plain HTML forms and the website snippet (origin-checked). Errors are RFC 9457 problem "
-        "details. See docs/forms.md.",
+        "signatures checked), plain HTML forms and the website snippet (origin-checked), and contact lists of trade "
+        "fairs and events as CSV files (`/v1/imports`). Errors are RFC 9457 problem details. See docs/forms.md and "
+        "docs/imports.md.",
         lifespan=lifespan,
         telemetry=FASTAPI_TELEMETRY,  # server spans (while tracing is on), not for probes and scrapes
     )
@@ -125,15 +132,18 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.api_keys = ApiKeys([k.get_secret_value() for k in settings.ingest_api_keys])
     app.state.store = store
     app.state.registry = registry
+    app.state.import_store = import_store
+    app.state.import_runner = import_runner
     app.state.rate_limits = TokenBuckets()
     install_problem_handlers(app)
-    for error in (SQLAlchemyError, OSError):  # sources, keys and admin calls need PostgreSQL
+    for error in (SQLAlchemyError, OSError):  # sources, keys, imports and admin calls need PostgreSQL
         app.add_exception_handler(error, _database_problem)  # type: ignore[arg-type]
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.ingest_max_body_bytes,
-        limits={"/v1/touchpoints/batch": settings.ingest_max_batch_body_bytes},
+        limits={"/v1/touchpoints/batch": settings.ingest_max_batch_body_bytes, "/v1/imports": settings.ingest_max_import_bytes},
         suffix_limits={"/webhook": settings.ingest_max_webhook_body_bytes},
+        advice={"/v1/imports": "split the file into smaller ones (LEADFLOW_INGEST_MAX_IMPORT_BYTES sets the limit)"},
     )
     install_http_metrics(app)
     app.add_middleware(TraceContextMiddleware)  # every request has a trace id, on its events and log lines
@@ -142,6 +152,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(webhooks.router)
     app.include_router(browser.router)
+    app.include_router(imports_api.router)
     app.include_router(admin.router)
     _with_operations_examples(app)
     return app

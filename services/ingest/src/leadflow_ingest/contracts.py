@@ -8,6 +8,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from leadflow_events import Consent, TouchpointType
 
+from leadflow_ingest.emails import InvalidEmail, normalise_email
+
 MAX_TEXT = 256
 
 
@@ -67,13 +69,10 @@ class TouchpointIn(BaseModel):
     def _valid_email(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        from email_validator import EmailNotValidError, validate_email
-
         try:
-            checked = validate_email(value, check_deliverability=False)
-        except EmailNotValidError as exc:
+            return normalise_email(value)
+        except InvalidEmail as exc:
             raise ValueError(f"not a valid e-mail address: {exc}") from exc
-        return checked.normalized.lower()
 
     @field_validator("properties")
     @classmethod

@@ -8,11 +8,13 @@ from leadflow_runtime.problems import PROBLEM_JSON
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app, *, default_limit: int, limits: dict[str, int], suffix_limits: dict[str, int] | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, *, default_limit: int, limits: dict[str, int], suffix_limits: dict[str, int] | None = None,  # type: ignore[no-untyped-def]
+                 advice: dict[str, str] | None = None) -> None:
         self.app = app
         self.default_limit = default_limit
         self.limits = limits
         self.suffix_limits = suffix_limits or {}
+        self.advice = advice or {}
 
     def limit_for(self, path: str) -> int:
         if path in self.limits:
@@ -54,11 +56,11 @@ class BodyLimitMiddleware:
         except _TooLarge:
             await self._reject(send, scope["path"], limit)
 
-    @staticmethod
-    async def _reject(send, path: str, limit: int) -> None:  # type: ignore[no-untyped-def]
+    async def _reject(self, send, path: str, limit: int) -> None:  # type: ignore[no-untyped-def]
+        advice = self.advice.get(path, "send fewer touchpoints per request")
         body = orjson.dumps({
             "type": "https://leadflow.dev/problems/body-too-large", "title": "Content Too Large", "status": 413,
-            "detail": f"The request body is larger than {limit} bytes; send fewer touchpoints per request.",
+            "detail": f"The request body is larger than {limit} bytes; {advice}.",
             "instance": path, "limit_bytes": limit,
         })
         await send({"type": "http.response.start", "status": 413,

@@ -48,6 +48,15 @@ class IngestSettings(CommonSettings):
     ingest_max_body_bytes: int = Field(default=64 * 1024, description="Largest request body for single touchpoints, forms and browser events.")
     ingest_max_batch_body_bytes: int = Field(default=1024 * 1024, description="Largest request body for the batch endpoint.")
     ingest_max_webhook_body_bytes: int = Field(default=256 * 1024, description="Largest request body of a provider webhook.")
+    ingest_max_import_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024,
+        description="Largest upload to `POST /v1/imports` (the CSV file and its form fields); larger files get 413.",
+    )
+    ingest_import_retry_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How long an import keeps retrying while Kafka (or PostgreSQL) does not answer before it is marked "
+        "failed; uploading the same file again continues where it stopped.",
+    )
     ingest_max_batch_items: int = Field(default=500, ge=1, le=5000, description="Most touchpoints in one batch request.")
     ingest_produce_timeout_seconds: float = Field(default=5.0, gt=0, description="How long to wait for Kafka's acknowledgement before answering 503.")
     ingest_retry_after_seconds: int = Field(default=5, ge=1, description="`Retry-After` sent with 503 answers.")

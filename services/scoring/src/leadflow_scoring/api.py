@@ -45,6 +45,8 @@ class StageChangeView(BaseModel):
     rule_id: str | None
     score: int
     occurred_at: datetime
+    handover_id: str | None = Field(default=None, description="Cause `sales_feedback`: the handover sales answered.")
+    rejection_reason: str | None = Field(default=None, description="A lead sales sent back: why (procedural, not_now, ...).")
 
 
 class LeadSummary(BaseModel):
@@ -68,6 +70,9 @@ class LeadSummary(BaseModel):
 
 
 class LeadDetail(LeadSummary):
+    requalify_at: int | None = Field(
+        default=None, description="Set while sales has sent the lead back: the score at which it qualifies again."
+    )
     ledger: list[LedgerLine]
     touchpoints: list[TouchpointView]
     stage_history: list[StageChangeView]

@@ -105,6 +105,8 @@ class ApplyTouchpoints:
         for lead_id, objection_id in objected.items():
             await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id == lead_id))
             await conn.execute(delete(touchpoints).where(touchpoints.c.lead_id == lead_id, touchpoints.c.event_id != objection_id))
+        if objected:
+            await privacy.wipe_feedback_notes(conn, list(objected))
 
     @staticmethod
     def _admissible(d: Delivered, key: str, gone: dict[str, datetime], states: dict[str, LeadState]) -> bool:

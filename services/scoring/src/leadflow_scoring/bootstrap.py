@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow_events import TOUCHPOINT_RECORDED_V1
+from leadflow_events import HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, TOUCHPOINT_RECORDED_V1
 from leadflow_runtime.consumer import OffsetStore, TransactionalConsumer
 from leadflow_runtime.db import make_engine, ping
 from leadflow_runtime.health import Health
@@ -18,6 +18,7 @@ from leadflow_runtime.outbox import OutboxRelay
 from leadflow_scoring.adapters.tables import consumer_offsets, outbox
 from leadflow_scoring.apply import ApplyTouchpoints
 from leadflow_scoring.decay_sweep import DecaySweep
+from leadflow_scoring.feedback import ApplyFeedback, ByEventType
 from leadflow_scoring.privacy import RetentionJob
 from leadflow_scoring.model_file import DEFAULT_MODEL_PATH, load_model
 from leadflow_scoring.model_registry import ModelRegistry
@@ -58,8 +59,12 @@ class Container:
         self.relay = relay
         self.consumer = TransactionalConsumer(
             name=s.scoring_group_id, consumer=consumer, producer=producer, engine=self.engine,
-            offsets=OffsetStore(consumer_offsets, s.scoring_group_id), topics=[s.topic_touchpoints],
-            handler=ApplyTouchpoints(self.registry, s.topic_lead_stages), expected_types=[TOUCHPOINT_RECORDED_V1],
+            offsets=OffsetStore(consumer_offsets, s.scoring_group_id), topics=[s.topic_touchpoints, s.topic_handover_feedback],
+            handler=ByEventType(
+                touchpoints=ApplyTouchpoints(self.registry, s.topic_lead_stages),
+                feedback=ApplyFeedback(self.registry, s.topic_lead_stages),
+            ),
+            expected_types=[TOUCHPOINT_RECORDED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1],
             heartbeat=self.health.heartbeat("touchpoint-consumer"), after_commit=relay.wake,
             max_records=s.scoring_max_batch,
         )

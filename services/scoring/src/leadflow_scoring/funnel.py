@@ -13,6 +13,11 @@ every inserted stage change, in the inserting transaction, into three small tabl
 A funnel over n days therefore reads O(n x transitions) rows, whatever the number of leads.
 Rows carry a ``shard`` (the writing backend's pid modulo 8) so that concurrent scoring
 transactions add to different rows instead of queueing on one counter per day.
+
+SAL, customer and lost come from sales feedback and are counted like every other stage. The
+handover figures - acceptance and win rates, time from SQL to acceptance, missed deadlines,
+rejection reasons - are read from ``handover_feedback``: one row per sales decision or missed
+deadline, a small fraction of the stage changes, so they are aggregated when asked for.
 """
 
 from __future__ import annotations
@@ -25,17 +30,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import BigInteger, Column, Date, MetaData, SmallInteger, String, Table, func, select
+from sqlalchemy import BigInteger, Column, Date, MetaData, SmallInteger, String, Table, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadflow_events import Stage
 from leadflow_runtime.problems import Problem
 
-from leadflow_scoring.adapters.tables import metadata
+from leadflow_scoring.adapters.tables import handover_feedback, metadata
 from leadflow_scoring.dashboard.session import require_admin
 
 FUNNEL = (Stage.LEAD, Stage.MQL, Stage.SQL, Stage.SAL, Stage.CUSTOMER)
-TIMED = (Stage.MQL, Stage.SQL)
+TIMED = (Stage.MQL, Stage.SQL, Stage.SAL, Stage.CUSTOMER)
+FEEDBACK_KINDS = ("accepted", "rejected", "won", "lost", "sla_breached")
 MAX_DAYS = 731
 # Histogram bucket b holds durations s (seconds) with 1.1**b <= 1 + s < 1.1**(b + 1); the trigger in
 # migration 0006 computes floor(ln(1 + s) / ln(1.1)) - keep the two in step.
@@ -152,6 +158,25 @@ class TimeToStage(BaseModel):
     p90_seconds: float | None
 
 
+class RejectionCount(BaseModel):
+    reason: str = Field(description="procedural, clerical, definitional, not_now, not_a_fit, duplicate, other")
+    count: int
+
+
+class HandoverStats(BaseModel):
+    """Sales' answers to handovers, by when they were given (decisions) or missed (deadlines)."""
+
+    accepted: int
+    rejected: int
+    won: int
+    lost: int
+    acceptance_rate: float | None = Field(description="accepted / (accepted + rejected); null when neither happened.")
+    win_rate: float | None = Field(description="won / (won + lost); null when neither happened.")
+    time_to_acceptance: TimeToStage = Field(description="From the lead becoming SQL to its acceptance, over the acceptances in the range.")
+    sla_breaches: int = Field(description="Acceptance deadlines missed in the range (a handover can miss several after reassignment).")
+    decided_after_breach: int = Field(description="Decisions in the range on handovers that had missed a deadline first.")
+
+
 class FunnelView(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -164,9 +189,9 @@ class FunnelView(BaseModel):
     conversion: list[Conversion] = Field(description="Of the leads created in the range, who has reached each next stage by now.")
     periods: list[PeriodView]
     flow: list[FlowView] = Field(description="Every kind of stage change in the range, with its count.")
-    time_to_stage: dict[str, TimeToStage] = Field(description="From the lead's creation to its first MQL / SQL entry.")
-    handover: None = Field(default=None, description="Not computed here: see notes.")
-    rejections: None = Field(default=None, description="Not available yet: see notes.")
+    time_to_stage: dict[str, TimeToStage] = Field(description="From the lead's creation to its first MQL / SQL / SAL / customer entry.")
+    handover: HandoverStats = Field(description="Sales feedback in the range: acceptance, time to acceptance, missed deadlines.")
+    rejections: list[RejectionCount] = Field(description="Why sales sent leads back in the range, most frequent first.")
     notes: list[str]
 
 
@@ -174,11 +199,13 @@ NOTES = [
     "Days are UTC calendar days; `from` and `to` are both included; weeks start on Monday.",
     "Conversion rates are cohort rates: of the leads created in the range (or period), the share that has reached "
     "the next stage by now. Recent cohorts are still maturing, so their rates rise over time.",
-    "SAL and customer stay 0 until Leadflow receives sales feedback (accepted / won); no feedback source exists yet.",
+    "SAL, customer and lost come from sales feedback (accept, won, lost) recorded in the handover service; a lead "
+    "sales rejects goes back to lead, so SQL -> SAL conversion counts only accepted leads.",
     "time_to_stage is read from a histogram with buckets 10 % wide: each figure is within 5 % of the exact value.",
-    "handover is null: SQL-to-delivery times live in the handover service (GET /v1/deliveries there: qualified_at, "
-    "delivered_at; the dashboard shows them). SQL-to-acceptance needs sales feedback, which does not exist yet.",
-    "rejections is null: rejection reasons come with sales feedback, which Leadflow does not receive yet.",
+    "handover counts sales' decisions made in the range (acceptance rate = accepted / (accepted + rejected)) and "
+    "deadlines missed in the range; time_to_acceptance runs from SQL to acceptance and is exact.",
+    "SQL-to-delivery times live in the handover service (GET /v1/deliveries there: qualified_at, delivered_at; the "
+    "dashboard shows them).",
 ]
 
 
@@ -235,6 +262,7 @@ async def funnel(engine: AsyncEngine, start: date, end: date, by: Period) -> Fun
         return out
 
     histograms: dict[str, dict[int, int]] = {s.value: {} for s in TIMED}
+    handover, rejections = await _feedback(engine, start, end)
     for stage, bucket, n in buckets:
         histograms[stage][int(bucket)] = int(n)
     return FunnelView(
@@ -253,8 +281,48 @@ async def funnel(engine: AsyncEngine, start: date, end: date, by: Period) -> Fun
             stage: TimeToStage(leads=sum(h.values()), median_seconds=percentile(h, 0.5), p90_seconds=percentile(h, 0.9))
             for stage, h in histograms.items()
         },
+        handover=handover,
+        rejections=rejections,
         notes=NOTES,
     )
+
+
+async def _feedback(engine: AsyncEngine, start: date, end: date) -> tuple[HandoverStats, list[RejectionCount]]:
+    f = handover_feedback
+    since = datetime.combine(start, datetime.min.time(), UTC)
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
+    in_range = (f.c.kind.in_(FEEDBACK_KINDS), f.c.occurred_at >= since, f.c.occurred_at < until)
+    waited = extract("epoch", f.c.occurred_at - f.c.qualified_at)
+    async with engine.connect() as conn:
+        counts = (await conn.execute(
+            select(f.c.kind, f.c.reason, func.count(), func.count().filter(f.c.sla_breached))
+            .where(*in_range).group_by(f.c.kind, f.c.reason)
+        )).all()
+        accepted = (await conn.execute(
+            select(func.count(), func.percentile_cont(0.5).within_group(waited), func.percentile_cont(0.9).within_group(waited))
+            .where(f.c.kind == "accepted", f.c.occurred_at >= since, f.c.occurred_at < until)
+        )).one()
+    by_kind: dict[str, int] = defaultdict(int)
+    reasons: dict[str, int] = defaultdict(int)
+    after_breach = 0
+    for kind, reason, n, breached in counts:
+        by_kind[kind] += int(n)
+        if kind == "rejected":
+            reasons[reason or "other"] += int(n)
+        if kind != "sla_breached":
+            after_breach += int(breached)
+    n, median, p90 = accepted
+    stats = HandoverStats(
+        accepted=by_kind["accepted"], rejected=by_kind["rejected"], won=by_kind["won"], lost=by_kind["lost"],
+        acceptance_rate=_rate(by_kind["accepted"], by_kind["accepted"] + by_kind["rejected"]),
+        win_rate=_rate(by_kind["won"], by_kind["won"] + by_kind["lost"]),
+        time_to_acceptance=TimeToStage(
+            leads=int(n), median_seconds=round(float(median), 1) if median is not None else None,
+            p90_seconds=round(float(p90), 1) if p90 is not None else None,
+        ),
+        sla_breaches=by_kind["sla_breached"], decided_after_breach=after_breach,
+    )
+    return stats, [RejectionCount(reason=r, count=c) for r, c in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 # --------------------------------------------------------------------------- route
@@ -268,7 +336,7 @@ router = APIRouter(prefix="/v1", tags=["funnel"])
 
 @router.get(
     "/funnel", response_model=FunnelView, response_model_by_alias=True, dependencies=[Depends(require_admin)],
-    summary="Stage entries per day or week, cohort conversion rates, stage flow and time to MQL / SQL",
+    summary="Stage entries per day or week, cohort conversion rates, stage flow, time to each stage, sales feedback",
 )
 async def get_funnel(
     engine: Annotated[AsyncEngine, Depends(_engine)],

@@ -97,6 +97,11 @@ class ThresholdsSpec(_Strict):
     sql_min_fit: int = 0
     mql_min_engagement: int = 0
     sql_min_engagement: int = 0
+    requalify_gap: int = Field(
+        default=30, ge=0,
+        description="A lead sales sent back qualifies again only this many points above its score at the rejection "
+        "(or through a fast track).",
+    )
 
 
 class ModelSpec(_Strict):
@@ -159,7 +164,7 @@ def parse_model(text: str, origin: str = "<model>") -> ScoringModel:
         id=f"{spec.id}@{spec.version}",
         hash=digest,
         thresholds=Thresholds(t.mql, t.sql, t.recycle_gap, t.mql_min_fit, t.sql_min_fit, t.mql_min_engagement,
-                              t.sql_min_engagement),
+                              t.sql_min_engagement, requalify_gap=t.requalify_gap),
         fit_rules=tuple(FitRule(r.id, r.points, r.reason, _conditions(r.when)) for r in spec.fit),
         engagement_rules=tuple(
             EngagementRule(r.id, r.touchpoint.value, r.points, r.reason, _conditions(r.when), _limit(r), r.group)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,7 +21,7 @@ from leadflow_runtime.outbox import outbox_row
 
 from leadflow_scoring.adapters import store
 from leadflow_scoring.adapters.tables import (
-    consents, erasures, lead_aliases, leads, outbox, score_ledger, stage_history, touchpoints,
+    consents, erasures, handover_feedback, lead_aliases, leads, outbox, score_ledger, stage_history, touchpoints,
 )
 from leadflow_scoring.domain.leads import Touchpoint
 from leadflow_scoring.domain.privacy import key_hash, object_to_profiling
@@ -63,6 +63,7 @@ async def object_lead(conn: AsyncConnection, registry: ModelRegistry, stage_topi
     scored = object_to_profiling(lead, at, touchpoint_id, how)
     await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id == lead_id))
     await conn.execute(delete(touchpoints).where(touchpoints.c.lead_id == lead_id, touchpoints.c.event_id != (touchpoint_id or "")))
+    await wipe_feedback_notes(conn, [lead_id])
     model = await registry.refresh(conn)
     writes = Writes(model, stage_topic)
     writes.add(scored, at)
@@ -71,13 +72,20 @@ async def object_lead(conn: AsyncConnection, registry: ModelRegistry, stage_topi
     return True
 
 
+async def wipe_feedback_notes(conn: AsyncConnection, lead_ids: Sequence[str]) -> None:
+    """Sales' free-text notes about a person who objected; the decisions stay, for the funnel."""
+    await conn.execute(
+        update(handover_feedback).where(handover_feedback.c.lead_id.in_(list(lead_ids))).values(note=None, outcome_reason=None)
+    )
+
+
 async def erase_lead(conn: AsyncConnection, stage_topic: str, lead_id: str, reason: str, at: datetime) -> bool:
     """Delete everything personal about the lead, leave a tombstone, tell subscribers. False if no such lead."""
     row = (await conn.execute(select(leads.c.lead_id, leads.c.lead_key).where(leads.c.lead_id == lead_id).with_for_update())).first()
     if row is None:
         return False
     lead_key = row.lead_key
-    for table in (touchpoints, score_ledger, stage_history, consents):
+    for table in (touchpoints, score_ledger, stage_history, consents, handover_feedback):
         await conn.execute(delete(table).where(table.c.lead_id == lead_id))
     await conn.execute(delete(lead_aliases).where(lead_aliases.c.lead_key == lead_key))
     await conn.execute(delete(outbox).where(outbox.c.key == lead_id.encode()))  # their payloads name the person
@@ -112,6 +120,7 @@ async def export_lead(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
             "score_ledger": await rows(score_ledger, score_ledger.c.id),
             "stage_history": await rows(stage_history, stage_history.c.id),
             "consents": await rows(consents, consents.c.given_at),
+            "sales_feedback": await rows(handover_feedback, handover_feedback.c.occurred_at),
             "aliases": [dict(r._mapping) for r in await conn.execute(
                 select(lead_aliases).where(lead_aliases.c.lead_key == row.lead_key))],
             "exported_at": datetime.now(UTC),

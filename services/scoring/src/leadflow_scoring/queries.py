@@ -36,7 +36,9 @@ async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
     except ValueError:
         return None
     async with engine.connect() as conn:
-        row = (await conn.execute(select(*SUMMARY_COLUMNS, leads.c.fit_ledger).where(leads.c.lead_id == lead_id))).first()
+        row = (await conn.execute(
+            select(*SUMMARY_COLUMNS, leads.c.fit_ledger, leads.c.requalify_at).where(leads.c.lead_id == lead_id)
+        )).first()
         if row is None:
             return None
         lead = _summary(row)
@@ -64,7 +66,8 @@ async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
             for r in await conn.execute(
                 select(stage_history.c.event_id, stage_history.c.from_stage, stage_history.c.to_stage, stage_history.c.cause,
                        stage_history.c.reason, stage_history.c.touchpoint_id, stage_history.c.rule_id,
-                       stage_history.c.score, stage_history.c.occurred_at)
+                       stage_history.c.score, stage_history.c.occurred_at, stage_history.c.handover_id,
+                       stage_history.c.rejection_reason)
                 .where(stage_history.c.lead_id == lead_id).order_by(stage_history.c.id)
             )
         ]

@@ -21,7 +21,7 @@ PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
 
 def stage_event_id(change: StageChanged) -> str:
     """Deterministic, so a reprocessed touchpoint yields the same id and consumers drop the repeat."""
-    cause = change.touchpoint_id or change.occurred_at.isoformat()
+    cause = change.touchpoint_id or change.handover_id or change.occurred_at.isoformat()
     seed = f"{change.lead_id}:{cause}:{change.from_stage}->{change.to_stage}:{change.cause}"
     return str(uuid.uuid5(EVENT_NAMESPACE, seed))
 
@@ -33,7 +33,8 @@ def stage_event(change: StageChanged, lead: LeadState, model: ScoringModel, trac
         from_stage=change.from_stage,
         to_stage=change.to_stage,
         scores=Scores(score=change.score, fit=change.fit, engagement=change.engagement),
-        cause=StageCause(kind=change.cause, touchpoint_id=change.touchpoint_id, rule_id=change.rule_id, reason=change.reason),
+        cause=StageCause(kind=change.cause, touchpoint_id=change.touchpoint_id, rule_id=change.rule_id, reason=change.reason,
+                         handover_id=change.handover_id, rejection_reason=change.rejection_reason),
         model=ModelVersion(id=model.id, hash=model.hash),
         occurred_at=change.occurred_at,
         lead=LeadSnapshot(email=lead.email, anonymous_id=lead.anonymous_id, profile=LeadProfile(**profile)),

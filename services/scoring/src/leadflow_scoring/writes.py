@@ -53,7 +53,8 @@ class Writes:
                 "to_stage": change.to_stage.value, "cause": change.cause.value, "reason": change.reason,
                 "touchpoint_id": change.touchpoint_id, "rule_id": change.rule_id, "score": change.score,
                 "fit": change.fit, "engagement": change.engagement, "model_hash": model.hash,
-                "occurred_at": change.occurred_at,
+                "occurred_at": change.occurred_at, "handover_id": change.handover_id,
+                "rejection_reason": change.rejection_reason,
             })
             headers = list(CLOUDEVENT_HEADERS)
             if event.traceparent:

@@ -7,6 +7,15 @@ a version only additive, optional changes are made.
 
 from leadflow_events.envelope import CloudEvent, EVENT_CONTENT_TYPE
 from leadflow_events.errors import ContractViolation, UnknownEventType
+from leadflow_events.feedback import (
+    HANDOVER_FEEDBACK_RECORDED_V1,
+    HANDOVER_SLA_BREACHED_V1,
+    FeedbackChannel,
+    FeedbackDecision,
+    HandoverFeedbackRecorded,
+    HandoverSlaBreached,
+    RejectionReason,
+)
 from leadflow_events.privacy import LEAD_ERASED_V1, Consent, LeadErased, LegalBasis
 from leadflow_events.records import KafkaRecord, decode_event, encode_event, parse_record, parse_stage_changed
 from leadflow_events.stages import (
@@ -20,7 +29,7 @@ from leadflow_events.stages import (
     StageCause,
     StageCauseKind,
 )
-from leadflow_events.topics import LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC, dead_letter_topic
+from leadflow_events.topics import HANDOVER_FEEDBACK_TOPIC, LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC, dead_letter_topic
 from leadflow_events.touchpoints import (
     TOUCHPOINT_RECORDED_V1,
     LeadIdentity,
@@ -37,6 +46,13 @@ __all__ = [
     "CloudEvent",
     "ContractViolation",
     "EVENT_CONTENT_TYPE",
+    "FeedbackChannel",
+    "FeedbackDecision",
+    "HANDOVER_FEEDBACK_RECORDED_V1",
+    "HANDOVER_FEEDBACK_TOPIC",
+    "HANDOVER_SLA_BREACHED_V1",
+    "HandoverFeedbackRecorded",
+    "HandoverSlaBreached",
     "KafkaRecord",
     "LEAD_STAGES_TOPIC",
     "LEAD_STAGE_CHANGED_V1",
@@ -45,6 +61,7 @@ __all__ = [
     "LeadSnapshot",
     "LeadStageChanged",
     "ModelVersion",
+    "RejectionReason",
     "ScoreReason",
     "Scores",
     "Stage",

@@ -6,10 +6,19 @@ Used for the AsyncAPI document, ``docs/events.md`` and tests; handy for subscrib
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadflow_events.envelope import CloudEvent
+from leadflow_events.feedback import (
+    HANDOVER_FEEDBACK_RECORDED_V1,
+    HANDOVER_SLA_BREACHED_V1,
+    FeedbackChannel,
+    FeedbackDecision,
+    HandoverFeedbackRecorded,
+    HandoverSlaBreached,
+    RejectionReason,
+)
 from leadflow_events.privacy import LEAD_ERASED_V1, LeadErased
 from leadflow_events.stages import (
     LEAD_STAGE_CHANGED_V1,
@@ -99,7 +108,42 @@ def example_lead_erased() -> CloudEvent[LeadErased]:
     )
 
 
+HANDOVER_ID = "ho_6a1f0c2d9e8b4f7a8c3d2e1f0a9b8c7d"
+SQL_EVENT_ID = "8e4f2b6a-1c3d-5e7f-9a0b-c1d2e3f4a5b6"
+
+
+def example_handover_feedback_recorded() -> CloudEvent[HandoverFeedbackRecorded]:
+    """Sales sends Ada back to nurture: interested, but not before next quarter."""
+    decided = AT + timedelta(minutes=42)
+    data = HandoverFeedbackRecorded(
+        lead_id=LEAD_ID, handover_id=HANDOVER_ID, stage_event_id=SQL_EVENT_ID, decision=FeedbackDecision.REJECTED,
+        reason=RejectionReason.NOT_NOW, note="Budget opens in Q2; call again in March.", qualified_at=AT,
+        handed_over_at=AT + timedelta(seconds=1), decided_at=decided, team="enterprise-dach", member="anna",
+        channel=FeedbackChannel.LINK,
+    )
+    return CloudEvent[HandoverFeedbackRecorded](
+        id="3c9d1e2f-4a5b-5c6d-8e7f-0a1b2c3d4e5f", source="/leadflow/handover", type=HANDOVER_FEEDBACK_RECORDED_V1,
+        time=decided, subject=LEAD_ID, dataschema=SCHEMA_BASE + f"{HANDOVER_FEEDBACK_RECORDED_V1}.schema.json", data=data,
+    )
+
+
+def example_handover_sla_breached() -> CloudEvent[HandoverSlaBreached]:
+    """Nobody accepted Ada within the hour: the team lead is told and Jonas gets the lead."""
+    breached = AT + timedelta(hours=1, seconds=4)
+    data = HandoverSlaBreached(
+        lead_id=LEAD_ID, handover_id=HANDOVER_ID, stage_event_id=SQL_EVENT_ID, escalation=1,
+        deadline=AT + timedelta(hours=1, seconds=1), breached_at=breached, qualified_at=AT, team="enterprise-dach",
+        missed_by="anna", escalated_to="team-lead-slack", reassigned_to="jonas",
+    )
+    return CloudEvent[HandoverSlaBreached](
+        id="7d2e3f40-5b6c-5d7e-9f80-1a2b3c4d5e6f", source="/leadflow/handover", type=HANDOVER_SLA_BREACHED_V1,
+        time=breached, subject=LEAD_ID, dataschema=SCHEMA_BASE + f"{HANDOVER_SLA_BREACHED_V1}.schema.json", data=data,
+    )
+
+
 EXAMPLE_BUILDERS: dict[str, Callable[[], CloudEvent[Any]]] = {
+    HANDOVER_FEEDBACK_RECORDED_V1: example_handover_feedback_recorded,
+    HANDOVER_SLA_BREACHED_V1: example_handover_sla_breached,
     LEAD_STAGE_CHANGED_V1: example_lead_stage_changed,
     LEAD_ERASED_V1: example_lead_erased,
     TOUCHPOINT_RECORDED_V1: example_touchpoint_recorded,

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ValidationError
 
 from leadflow_events.envelope import EVENT_CONTENT_TYPE, CloudEvent
 from leadflow_events.errors import ContractViolation, UnknownEventType
+from leadflow_events.feedback import (
+    HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, HandoverFeedbackRecorded, HandoverSlaBreached,
+)
 from leadflow_events.privacy import LEAD_ERASED_V1, LeadErased
 from leadflow_events.stages import LEAD_STAGE_CHANGED_V1, LeadStageChanged
 from leadflow_events.touchpoints import TOUCHPOINT_RECORDED_V1, TouchpointRecorded
@@ -19,6 +22,8 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     TOUCHPOINT_RECORDED_V1: TouchpointRecorded,
     LEAD_STAGE_CHANGED_V1: LeadStageChanged,
     LEAD_ERASED_V1: LeadErased,
+    HANDOVER_FEEDBACK_RECORDED_V1: HandoverFeedbackRecorded,
+    HANDOVER_SLA_BREACHED_V1: HandoverSlaBreached,
 }
 CONTENT_TYPE_HEADER = ("content-type", EVENT_CONTENT_TYPE.encode())
 _VERSIONED = re.compile(r"^(?P<family>.+)\.v(?P<major>[0-9]+)$")

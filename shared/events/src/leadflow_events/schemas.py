@@ -22,7 +22,7 @@ from leadflow_events.envelope import CloudEvent
 from leadflow_events.eventdocs import render_event_docs
 from leadflow_events.examples import example_events, example_summary
 from leadflow_events.records import PAYLOADS, encode_event
-from leadflow_events.topics import LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC
+from leadflow_events.topics import HANDOVER_FEEDBACK_TOPIC, LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC
 
 SCHEMA_BASE = "https://leadflow.dev/schemas/"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # shared/events
@@ -36,6 +36,8 @@ TOPIC_OF_TYPE = {
     "leadflow.touchpoint.recorded.v1": TOUCHPOINTS_TOPIC,
     "leadflow.lead.stage_changed.v1": LEAD_STAGES_TOPIC,
     "leadflow.lead.erased.v1": LEAD_STAGES_TOPIC,
+    "leadflow.handover.feedback_recorded.v1": HANDOVER_FEEDBACK_TOPIC,
+    "leadflow.handover.sla_breached.v1": HANDOVER_FEEDBACK_TOPIC,
 }
 TOPIC_DOCS = {
     TOUCHPOINTS_TOPIC: (
@@ -46,10 +48,16 @@ TOPIC_DOCS = {
         "One event per stage change of a lead, in order per lead. Key: the lead id. "
         "Delivery is at least once: dedupe on the CloudEvents `id`."
     ),
+    HANDOVER_FEEDBACK_TOPIC: (
+        "What sales did with a handover - accepted, rejected with a reason, won, lost - and acceptance deadlines "
+        "that passed, in order per lead. Published by the handover service; scoring moves the lead's stage "
+        "(SAL, recycled to lead, customer, lost). Key: the lead id. Dedupe on the CloudEvents `id`."
+    ),
 }
 KEY_DOCS = {
     TOUCHPOINTS_TOPIC: "the lead key: the normalised e-mail, else `anon:<anonymous id>` (UTF-8).",
     LEAD_STAGES_TOPIC: "the lead id (UTF-8), the same as `subject` and `data.lead_id`.",
+    HANDOVER_FEEDBACK_TOPIC: "the lead id (UTF-8), the same as `subject` and `data.lead_id`.",
 }
 
 

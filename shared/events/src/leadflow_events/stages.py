@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from leadflow_events.feedback import RejectionReason
 from leadflow_events.touchpoints import LeadProfile
 
 LEAD_STAGE_CHANGED_V1 = "leadflow.lead.stage_changed.v1"
@@ -35,7 +36,7 @@ class StageCauseKind(StrEnum):
 
 
 class StageCause(BaseModel):
-    """Why the stage changed: the touchpoint and rule that tipped it, in words too."""
+    """Why the stage changed: the touchpoint and rule that tipped it, or the sales feedback, in words too."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -43,6 +44,12 @@ class StageCause(BaseModel):
     touchpoint_id: str | None = None
     rule_id: str | None = None
     reason: str = Field(description="A sentence a sales rep can read.")
+    handover_id: str | None = Field(
+        default=None, description="For `sales_feedback`: the handover sales answered (see `leadflow.handover.feedback_recorded.v1`)."
+    )
+    rejection_reason: RejectionReason | None = Field(
+        default=None, description="For a lead sales rejected (recycled to `lead`): why, from the fixed vocabulary."
+    )
 
 
 class Scores(BaseModel):

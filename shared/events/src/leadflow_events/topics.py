@@ -2,6 +2,7 @@
 
 TOUCHPOINTS_TOPIC = "leadflow.touchpoints"
 LEAD_STAGES_TOPIC = "leadflow.lead-stages"
+HANDOVER_FEEDBACK_TOPIC = "leadflow.handover-feedback"
 
 
 def dead_letter_topic(topic: str) -> str:

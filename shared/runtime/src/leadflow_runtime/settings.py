@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadflow_events import LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC
+from leadflow_events import HANDOVER_FEEDBACK_TOPIC, LEAD_STAGES_TOPIC, TOUCHPOINTS_TOPIC
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://leadflow:leadflow@127.0.0.1:5432/leadflow"
 
@@ -29,6 +29,9 @@ class CommonSettings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="PostgreSQL URL (asyncpg driver).")
     topic_touchpoints: str = Field(default=TOUCHPOINTS_TOPIC, description="Touchpoint topic.")
     topic_lead_stages: str = Field(default=LEAD_STAGES_TOPIC, description="Stage-change topic.")
+    topic_handover_feedback: str = Field(
+        default=HANDOVER_FEEDBACK_TOPIC, description="Sales feedback topic (accepted, rejected, won, lost, missed deadlines)."
+    )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_format: str = Field(default="json", description="`json` for machines, `console` for people.")
     http_host: str = Field(default="0.0.0.0", description="Address the HTTP server binds to.")

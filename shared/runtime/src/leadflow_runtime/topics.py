@@ -15,7 +15,10 @@ from leadflow_runtime.settings import CommonSettings
 
 
 def planned_topics(settings: CommonSettings, partitions: int, dlq_partitions: int) -> dict[str, int]:
-    topics = {settings.topic_touchpoints: partitions, settings.topic_lead_stages: partitions}
+    topics = {
+        settings.topic_touchpoints: partitions, settings.topic_lead_stages: partitions,
+        settings.topic_handover_feedback: partitions,
+    }
     for name in list(topics):
         topics[dead_letter_topic(name)] = dlq_partitions
     return topics
@@ -55,7 +58,7 @@ async def create_topics(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="leadflow-topics", description=__doc__)
     parser.add_argument("action", choices=["create"])
-    parser.add_argument("--partitions", type=int, default=6, help="partitions of the touchpoint and stage topics")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions of the touchpoint, stage and feedback topics")
     parser.add_argument("--dlq-partitions", type=int, default=1)
     parser.add_argument("--replication-factor", type=int, default=1, help="3 on a production cluster")
     parser.add_argument(

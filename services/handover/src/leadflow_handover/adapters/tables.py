@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Float, ForeignKey, Identity, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, func, text,
+    BigInteger, Column, DateTime, Float, ForeignKey, Identity, Index, Integer, MetaData, Numeric, String, Table, Text,
+    UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from leadflow_runtime.db import consumer_offsets_table
+from leadflow_runtime.outbox import outbox_table
 
 SCHEMA = "handover"
 metadata = MetaData(schema=SCHEMA)
@@ -97,4 +99,53 @@ team_rotations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("id", String(64), primary_key=True, comment="ho_ + hex; derived from the stage event, so a re-consumed event maps to it."),
+    Column("stage_event_id", Text, nullable=False, unique=True, comment="The stage change that made the lead SQL."),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("status", String(16), nullable=False, comment="pending | accepted | rejected | won | lost | cancelled"),
+    Column("team", Text),
+    Column("member", Text, comment="Who has the lead now (changes when an overdue lead is reassigned)."),
+    Column("qualified_at", DateTime(timezone=True), nullable=False, comment="When the lead became SQL."),
+    Column("handed_over_at", DateTime(timezone=True), nullable=False, comment="When the handover was recorded and assigned."),
+    Column("sla_seconds", Float, comment="Time to accept that applied; None: no deadline."),
+    Column("sla_deadline", DateTime(timezone=True), comment="The open acceptance deadline; None once decided or escalated for good."),
+    Column("escalations", Integer, nullable=False, server_default="0"),
+    Column("notification", JSONB, nullable=False, server_default=text("'{}'::jsonb"),
+           comment="The leadflow.handover.v1 document as sent, for escalations and reassignments; wiped on erasure."),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("rejected_at", DateTime(timezone=True)),
+    Column("rejection_reason", String(32)),
+    Column("note", Text, comment="Sales' note with the acceptance or rejection."),
+    Column("outcome_at", DateTime(timezone=True), comment="When won or lost was reported."),
+    Column("outcome_reason", Text),
+    Column("amount", Numeric(18, 2)),
+    Column("currency", String(3)),
+    Column("decided_by", Text, comment="Who answered: the member of a signed link, or what the API caller said."),
+    Column("channel", String(8), comment="api | link: how the last feedback came."),
+    Column("cancelled_reason", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_handovers_lead", handovers.c.lead_id, handovers.c.handed_over_at)
+Index("ix_handovers_status", handovers.c.status, handovers.c.handed_over_at)
+Index("ix_handovers_due", handovers.c.sla_deadline, postgresql_where=handovers.c.status == "pending")
+
+handover_escalations = Table(
+    "handover_escalations",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("handover_id", String(64), ForeignKey(handovers.c.id, ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False, comment="The deadline that passed."),
+    Column("escalated_at", DateTime(timezone=True), nullable=False),
+    Column("missed_by", Text, comment="The member who had the lead."),
+    Column("escalated_to", Text, comment="Destination told about it, if any."),
+    Column("reassigned_to", Text, comment="The member who got the lead next, if any."),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("handover_id", "number", name="uq_handover_escalations_number"),
+)
+
 consumer_offsets = consumer_offsets_table(metadata)
+outbox = outbox_table(metadata)

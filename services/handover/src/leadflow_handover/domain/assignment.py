@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from leadflow_handover.domain.sla import SlaOverride
+
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
@@ -53,6 +55,7 @@ class Team:
     capacity: Capacity | None = None
     timezone: str = "UTC"
     keep_owner: bool = True  # a lead qualified again goes back to its previous owner when available
+    sla: SlaOverride | None = None  # the team's own acceptance deadline and escalation, if any
 
     def member(self, member_id: str | None) -> Member | None:
         return next((m for m in self.members if m.id == member_id), None)
@@ -113,13 +116,20 @@ def assign(
     recent: Sequence[PastAssignment],
     now: datetime,
     previous_owner: str | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[Assignment, Rotation]:
-    """Pick a member; ``recent`` holds the team's assignments inside the longest capacity window."""
+    """Pick a member; ``recent`` holds the team's assignments inside the longest capacity window.
+
+    ``exclude`` names members who must not get the lead (who let its acceptance deadline pass).
+    """
     owner = team.member(previous_owner) if team.keep_owner else None
-    if owner is not None and _away(team, owner, now) is None:
+    if owner is not None and owner.id not in exclude and _away(team, owner, now) is None:
         # the owner knows the lead already; the cap is about new leads, so it does not apply
         return Assignment(team.name, owner, f"kept the previous owner {owner.id}", kept_owner=True), rotation
-    reasons = {m.id: unavailability(team, m, recent, now) for m in team.members}
+    reasons = {
+        m.id: "had the lead and did not accept it in time" if m.id in exclude else unavailability(team, m, recent, now)
+        for m in team.members
+    }
     skipped = tuple((mid, why) for mid, why in reasons.items() if why is not None)
     available = [m for m in team.members if reasons[m.id] is None]
     if not available:

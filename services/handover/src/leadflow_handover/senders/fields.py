@@ -48,3 +48,26 @@ def reasons_text(n: Mapping[str, Any], limit: int = 5) -> str:
 def owner_of(n: Mapping[str, Any], system: str, default: str | None = None) -> str | None:
     """The assignee's id in ``system`` (``hubspot``, ``salesforce``, ``slack``), else the destination's default."""
     return (resolve(n, "assignee.owner_ids") or {}).get(system) or default
+
+
+def feedback_text(n: Mapping[str, Any]) -> str:
+    """The accept / reject links and the deadline, as plain lines (empty when the notification has none)."""
+    feedback = n.get("feedback") or {}
+    lines = []
+    if feedback.get("respond_by"):
+        lines.append(f"Accept by: {feedback['respond_by']}")
+    if feedback.get("accept_url"):
+        lines.append(f"Accept: {feedback['accept_url']}")
+    if feedback.get("reject_url"):
+        lines.append(f"Reject (with a reason): {feedback['reject_url']}")
+    return "\n".join(lines)
+
+
+def escalation_text(n: Mapping[str, Any]) -> str:
+    """One line when the notification is an escalation or a reassignment, else empty."""
+    escalation = n.get("escalation") or {}
+    if not escalation:
+        return ""
+    if escalation.get("kind") == "reassigned":
+        return f"Reassigned to you: {escalation.get('reason', '')}"
+    return f"Not accepted in time: {escalation.get('reason', '')}"

@@ -17,7 +17,7 @@ import httpx
 
 from leadflow_handover.destinations import HubSpotDestination
 from leadflow_handover.senders.base import Attempt, Calls, Outcome, StepFailed, with_progress
-from leadflow_handover.senders.fields import display_name, mapped, owner_of, reasons_text, resolve
+from leadflow_handover.senders.fields import display_name, escalation_text, feedback_text, mapped, owner_of, reasons_text, resolve
 
 DEFAULT_PROPERTIES = {
     "email": "lead.email",
@@ -57,7 +57,9 @@ def task_properties(destination: HubSpotDestination, n: Mapping[str, Any]) -> di
     props = {
         "hs_timestamp": due.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "hs_task_subject": subject[:200],
-        "hs_task_body": f"{reasons_text(n)}\n\nLead in Leadflow: {resolve(n, 'lead.url') or ''}",
+        "hs_task_body": "\n\n".join(part for part in (
+            escalation_text(n), reasons_text(n), f"Lead in Leadflow: {resolve(n, 'lead.url') or ''}", feedback_text(n),
+        ) if part),
         "hs_task_status": "NOT_STARTED",
         "hs_task_priority": t.priority,
         "hs_task_type": t.type,

@@ -16,7 +16,7 @@ import httpx
 
 from leadflow_handover.destinations import SalesforceDestination
 from leadflow_handover.senders.base import Attempt, Calls, Outcome, StepFailed, with_progress
-from leadflow_handover.senders.fields import mapped, owner_of, reasons_text, resolve
+from leadflow_handover.senders.fields import escalation_text, feedback_text, mapped, owner_of, reasons_text, resolve
 
 DEFAULT_FIELDS = {
     "Email": "lead.email",
@@ -38,7 +38,10 @@ def lead_fields(destination: SalesforceDestination, n: Mapping[str, Any]) -> dic
     fields.setdefault("Company", NOT_PROVIDED)
     fields.setdefault("Status", destination.lead_status)
     fields.setdefault("LeadSource", destination.lead_source)
-    fields.setdefault("Description", f"{reasons_text(n)}\n\nLead in Leadflow: {resolve(n, 'lead.url') or ''}"[:32000])
+    description = "\n\n".join(part for part in (
+        escalation_text(n), reasons_text(n), f"Lead in Leadflow: {resolve(n, 'lead.url') or ''}", feedback_text(n),
+    ) if part)
+    fields.setdefault("Description", description[:32000])
     owner = owner_of(n, "salesforce", destination.default_owner_id)
     if owner:
         fields["OwnerId"] = owner

@@ -10,7 +10,7 @@ import httpx
 
 from leadflow_handover.destinations import SlackDestination
 from leadflow_handover.senders.base import Attempt, Calls, Outcome, StepFailed
-from leadflow_handover.senders.fields import display_name, resolve
+from leadflow_handover.senders.fields import display_name, escalation_text, resolve
 
 STAGE_TITLES = {"sql": "Sales-qualified lead", "mql": "Marketing-qualified lead"}
 # Block Kit limits: header 150, section text 3000, a field 2000, button text 75
@@ -33,7 +33,13 @@ def slack_message(n: Mapping[str, Any]) -> dict[str, Any]:
     profile = resolve(n, "lead.profile") or {}
     email = resolve(n, "lead.email")
     company = profile.get("company")
-    title = f"{STAGE_TITLES.get(stage, f'Lead moved to {stage}')}: {name}"
+    escalation = n.get("escalation") or {}
+    if escalation.get("kind") == "sla_missed":
+        title = f"Not accepted in time: {name}"
+    elif escalation.get("kind") == "reassigned":
+        title = f"Reassigned to you: {name}"
+    else:
+        title = f"{STAGE_TITLES.get(stage, f'Lead moved to {stage}')}: {name}"
 
     who = [f"*Who*\n{escape(name)}"]
     if profile.get("job_title"):
@@ -53,6 +59,10 @@ def slack_message(n: Mapping[str, Any]) -> dict[str, Any]:
     fields = ["\n".join(who), "\n".join(org), score, _owner(n.get("assignee"))]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_MAX), "emoji": True}},
+    ]
+    if escalation:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*Escalation*\n{escape(escalation_text(n))}", TEXT_MAX)}})
+    blocks += [
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _cut(f, FIELD_MAX)} for f in fields]},
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*Why now*\n{escape(n.get('why', ''))}", TEXT_MAX)}},
     ]
@@ -64,13 +74,22 @@ def slack_message(n: Mapping[str, Any]) -> dict[str, Any]:
         lines = [f"• {escape(t.get('type') or 'touchpoint')} {_when(t.get('occurred_at'))}" for t in touchpoints[:5]]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("*Recent activity*\n" + "\n".join(lines), TEXT_MAX)}})
     url = resolve(n, "lead.url")
+    feedback = n.get("feedback") or {}
+    buttons = []
+    if feedback.get("accept_url"):  # link buttons: they open the confirmation page, nothing is decided by the click alone
+        buttons.append({"type": "button", "text": {"type": "plain_text", "text": "Accept"}, "url": feedback["accept_url"][:3000],
+                        "style": "primary", "action_id": "accept_handover"})
+    if feedback.get("reject_url"):
+        buttons.append({"type": "button", "text": {"type": "plain_text", "text": "Reject"}, "url": feedback["reject_url"][:3000],
+                        "style": "danger", "action_id": "reject_handover"})
     if url:
-        blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Open lead"}, "url": url[:3000],
-             "style": "primary", "action_id": "open_lead"},
-        ]})
+        buttons.append({"type": "button", "text": {"type": "plain_text", "text": "Open lead"}, "url": url[:3000],
+                        "action_id": "open_lead", **({} if buttons else {"style": "primary"})})
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    respond_by = f" · accept by {_when(feedback['respond_by'])}" if feedback.get("respond_by") else ""
     blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f"Qualified {_when(n.get('qualified_at'))} · handover `{n.get('handover_id', '')}`"},
+        {"type": "mrkdwn", "text": f"Qualified {_when(n.get('qualified_at'))}{respond_by} · handover `{n.get('handover_id', '')}`"},
     ]})
     owner = (n.get("assignee") or {}).get("name") or (n.get("assignee") or {}).get("member_id")
     fallback = f"{title}{f' ({company})' if company else ''}" + (f", assigned to {owner}" if owner else "")

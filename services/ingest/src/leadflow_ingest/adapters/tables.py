@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, text
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "ingest"
@@ -45,3 +48,40 @@ provider_events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("ix_provider_events_received", provider_events.c.received_at)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("import_key", Text, nullable=False, unique=True,
+           comment="SHA-256 of source, event, file content and mapping: the same upload is the same import."),
+    Column("source_id", Text, ForeignKey(f"{SCHEMA}.sources.id", ondelete="CASCADE"), nullable=False),
+    Column("event_name", Text, nullable=False),
+    Column("event_date", Date, nullable=False),
+    Column("file_name", Text),
+    Column("file_sha256", Text, nullable=False),
+    Column("file_bytes", BigInteger, nullable=False),
+    Column("encoding", String(32), nullable=False),
+    Column("separator", String(8), nullable=False),
+    Column("mapping", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("columns", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("consent_wording_version", Text),
+    Column("status", String(16), nullable=False, comment="running, completed or failed."),
+    Column("phase", String(16), nullable=False, comment="checking, publishing or finished."),
+    Column("attempt", Integer, nullable=False, server_default=text("1"),
+           comment="Raised by each resumption; a run whose attempt is no longer current stops writing."),
+    Column("rows_total", Integer, nullable=False),
+    Column("rows_checked", Integer, nullable=False, server_default=text("0")),
+    Column("touchpoints_total", Integer),
+    Column("touchpoints_published", Integer, nullable=False, server_default=text("0"),
+           comment="Contacts acknowledged by Kafka, in file order: where a resumed import continues."),
+    Column("counts", JSONB),
+    Column("report", JSONB, nullable=False, server_default=text("'[]'::jsonb"),
+           comment="Rejected, merged and warned rows: line, column and reason, never the values."),
+    Column("report_truncated", Boolean, nullable=False, server_default=text("false")),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+)
+Index("ix_imports_source_created", imports.c.source_id, imports.c.created_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, func, text,
+    BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, Text, func, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -36,6 +36,7 @@ leads = Table(
     Column("disqualified_reason", Text),
     Column("review_at", DateTime(timezone=True), comment="When decay will next move this MQL."),
     Column("objected_at", DateTime(timezone=True), comment="GDPR Art. 21 objection: never scored or handed over again."),
+    Column("requalify_at", Integer, comment="Sales sent the lead back: the score at which it qualifies again."),
     Column("model_id", Text, nullable=False),
     Column("model_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -97,12 +98,36 @@ stage_history = Table(
     Column("model_hash", Text, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("handover_id", Text, comment="Cause sales_feedback: the handover sales answered."),
+    Column("rejection_reason", String(32), comment="A lead sales sent back: why (procedural, not_now, ...)."),
 )
 Index("ix_stage_history_lead", stage_history.c.lead_id, stage_history.c.id)
 Index("ix_stage_history_to_time", stage_history.c.to_stage, stage_history.c.occurred_at)
 
 outbox = outbox_table(metadata)
 consumer_offsets = consumer_offsets_table(metadata)
+
+handover_feedback = Table(
+    "handover_feedback",
+    metadata,
+    Column("event_id", Text, primary_key=True, comment="CloudEvents id: a redelivered event is recorded once."),
+    Column("lead_id", UUID(as_uuid=False), nullable=False),
+    Column("handover_id", Text, nullable=False),
+    Column("kind", String(16), nullable=False, comment="accepted | rejected | won | lost | sla_breached"),
+    Column("reason", String(32), comment="Rejection reason."),
+    Column("note", Text),
+    Column("outcome_reason", Text),
+    Column("amount", Numeric(18, 2)),
+    Column("currency", String(3)),
+    Column("team", Text),
+    Column("member", Text),
+    Column("qualified_at", DateTime(timezone=True), nullable=False, comment="When the lead became SQL."),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, comment="When sales decided, or the deadline was missed."),
+    Column("sla_breached", Boolean, nullable=False, server_default="false", comment="A decision that came after a missed deadline."),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_handover_feedback_kind_time", handover_feedback.c.kind, handover_feedback.c.occurred_at)
+Index("ix_handover_feedback_lead", handover_feedback.c.lead_id)
 
 models = Table(
     "models",

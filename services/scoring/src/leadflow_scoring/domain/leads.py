@@ -65,6 +65,8 @@ class LeadState:
     disqualified_reason: str | None = None
     review_at: datetime | None = None
     """When decay will next move the lead (an MQL falling below the recycle line), if ever."""
+    requalify_at: int | None = None
+    """Set while sales has sent the lead back: the score it must reach to qualify again (a fast track needs none)."""
 
     @property
     def score(self) -> int:

@@ -160,6 +160,7 @@ class Thresholds:
     sql_min_fit: int = 0
     mql_min_engagement: int = 0
     sql_min_engagement: int = 0
+    requalify_gap: int = 30  # a lead sales sent back needs this many new points (or a fast track) to qualify again
 
 
 @dataclass(frozen=True, slots=True)

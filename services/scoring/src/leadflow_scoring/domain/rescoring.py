@@ -24,7 +24,8 @@ PATHS: dict[tuple[Stage, Stage], tuple[Stage, ...]] = {
 
 def rescore(current: LeadState, replayed: Replayed, model: ScoringModel, at: datetime) -> Scored:
     new = replayed.state
-    keep_stage = current.stage in SALES_OWNED or new.stage is current.stage
+    # a lead sales sent back waits for new engagement: a model change alone does not hand it over again
+    keep_stage = current.stage in SALES_OWNED or new.stage is current.stage or current.requalify_at is not None
     state = replace(
         new,
         lead_id=current.lead_id,
@@ -33,6 +34,7 @@ def rescore(current: LeadState, replayed: Replayed, model: ScoringModel, at: dat
         stage=current.stage if keep_stage else new.stage,
         stage_changed_at=current.stage_changed_at if keep_stage else at,
         disqualified_reason=current.disqualified_reason if current.stage in SALES_OWNED else new.disqualified_reason,
+        requalify_at=current.requalify_at,
     )
     changes: list[StageChanged] = []
     if not keep_stage:

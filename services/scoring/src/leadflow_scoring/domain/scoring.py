@@ -40,6 +40,8 @@ class StageChanged:
     score: int
     fit: int
     engagement: int
+    handover_id: str | None = None  # cause SALES_FEEDBACK: the handover sales answered
+    rejection_reason: str | None = None  # a lead sales sent back: why
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,7 @@ def _move(
     changes = []
     current = lead.stage
     targets = plan_transitions(current, lead.score, lead.fit, model.thresholds, fast_tracked=fast is not None,
-                               engagement=lead.engagement)
+                               engagement=lead.engagement, requalify_at=lead.requalify_at)
     for target in targets:
         if fast is not None and target is Stage.SQL:
             kind, rule_id = StageCauseKind.FAST_TRACK, fast.id
@@ -196,10 +198,12 @@ def _move(
         else:
             kind, rule_id = cause, top.rule_id if top else None
             reason = _threshold_reason(target, lead.score, model, top, cause)
+        if lead.requalify_at is not None and lead.stage is Stage.LEAD:
+            reason += f" Sales had sent it back; it needed {lead.requalify_at} points (or a fast track) to qualify again."
         changes.append(_change(lead, current, target, at, touchpoint_id, kind, rule_id, reason))
         current = target
     if current is not lead.stage:
-        lead = replace(lead, stage=current, stage_changed_at=at)
+        lead = replace(lead, stage=current, stage_changed_at=at, requalify_at=None)
     return lead, changes
 
 

@@ -60,15 +60,26 @@ export async function funnelView(params, config) {
         h("td", { class: "num" }, fmt.int(f.count)), h("td", { class: "barcell" }, bar));
     }) : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No stage changes in this range."))));
 
+  const timed = ["mql", "sql", "sal", "customer"].filter((stage) => data.time_to_stage[stage]);
+  const ho = data.handover;
+  const reasons = data.rejections.length
+    ? data.rejections.map((r) => `${r.reason.replace(/_/g, " ")} ${fmt.int(r.count)}`).join(" · ")
+    : "none in this range";
   const speed = h("div", {},
-    ...["mql", "sql"].map((stage) => {
+    ...timed.map((stage) => {
       const t = data.time_to_stage[stage];
       return h("div", { class: "stat" }, h("span", {}, `Creation → ${STAGE_LABELS[stage]} (${fmt.int(t.leads)} leads)`),
         h("span", { class: "v", dataset: { testid: `time-to-${stage}` } }, `median ${fmt.duration(t.median_seconds)} · p90 ${fmt.duration(t.p90_seconds)}`));
     }),
     h("div", { class: "stat", dataset: { testid: "sql-to-delivery" } }, h("span", {}, "SQL → first delivery"), h("span", { class: "v" }, "loading…")),
-    h("div", { class: "stat" }, h("span", {}, "SQL → accepted by sales"), h("span", { class: "v muted" }, "not available yet")),
-    h("div", { class: "stat" }, h("span", {}, "Rejection reasons"), h("span", { class: "v muted" }, data.rejections === null ? "not available yet" : "")));
+    h("div", { class: "stat" }, h("span", {}, `SQL → accepted by sales (${fmt.int(ho.time_to_acceptance.leads)} leads)`),
+      h("span", { class: "v", dataset: { testid: "time-to-acceptance" } },
+        `median ${fmt.duration(ho.time_to_acceptance.median_seconds)} · p90 ${fmt.duration(ho.time_to_acceptance.p90_seconds)}`)),
+    h("div", { class: "stat" }, h("span", {}, `Acceptance rate (${fmt.int(ho.accepted)} accepted, ${fmt.int(ho.rejected)} rejected)`),
+      h("span", { class: "v", dataset: { testid: "acceptance-rate" } }, fmt.pct(ho.acceptance_rate))),
+    h("div", { class: "stat" }, h("span", {}, "Missed acceptance deadlines"),
+      h("span", { class: "v", dataset: { testid: "sla-breaches" } }, fmt.int(ho.sla_breaches))),
+    h("div", { class: "stat" }, h("span", {}, "Rejection reasons"), h("span", { class: "v", dataset: { testid: "rejection-reasons" } }, reasons)));
   fillDeliveryTimes(config, speed.querySelector("[data-testid=sql-to-delivery] .v"), data);
 
   return h("div", { dataset: { page: "funnel" } },
