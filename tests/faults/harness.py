@@ -133,7 +133,7 @@ class Run:
                 transitions.add((c.lead_id, c.from_stage.value if c.from_stage else None, c.to_stage.value, c.touchpoint_id))
         return states, transitions
 
-    async def wait_applied(self, timeout: float = 90) -> None:
+    async def wait_applied(self, timeout: float = 180) -> None:
         expected = len({e for e, _ in self.acknowledged})
         engine = make_engine(self.env.database_url)
         try:
