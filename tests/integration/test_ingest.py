@@ -135,3 +135,38 @@ async def test_api_keys_are_enforced_when_configured(settings_kw):
 def test_placeholder_api_keys_fail_start_up():
     with pytest.raises(ValueError, match="placeholder"):
         IngestSettings(ingest_api_keys=["changeme"])
+
+
+async def test_the_plain_touchpoint_post_and_the_route_answer_alike(settings_kw, test_env):
+    """``POST /v1/touchpoints`` is answered without FastAPI's machinery in the plain case; the answer,
+    the metrics and the errors must be those of the documented route."""
+    from prometheus_client import REGISTRY
+
+    def answered(status: str) -> float:
+        return REGISTRY.get_sample_value(
+            "leadflow_http_requests_total", {"method": "POST", "route": "/v1/touchpoints", "status": status}
+        ) or 0.0
+
+    before = answered("202")
+    async with ingest_client(**settings_kw, ingest_api_keys=[API_KEY]) as client:
+        headers = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "same-answer-1"}
+        body = {"type": "page_viewed", "email": "Fast.Path@Example.com", "properties": {"url": "https://acme.example/pricing"}}
+        fast = await client.post("/v1/touchpoints", json=body, headers=headers)
+        again = await client.post("/v1/touchpoints", json=body, headers=headers)
+        unauthenticated = await client.post("/v1/touchpoints", json=body)
+        wrong_key = await client.post("/v1/touchpoints", json=body, headers={"Authorization": "Bearer lf_nope"})
+        invalid = await client.post("/v1/touchpoints", json={**body, "email": "not an address"}, headers=headers)
+        not_json = await client.post("/v1/touchpoints", content=b"{", headers={**headers, "Content-Type": "application/json"})
+    assert fast.status_code == 202 and fast.headers["content-type"] == "application/json"
+    assert set(fast.json()) == {"event_id", "lead_key"} and fast.json()["lead_key"] == "fast.path@example.com"
+    assert again.json() == fast.json()  # same Idempotency-Key, same event id
+    assert answered("202") - before == 2  # labelled with the route template, like every other route
+    assert unauthenticated.status_code == 401 and wrong_key.status_code == 401
+    assert unauthenticated.headers["content-type"] == "application/problem+json"
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "email"
+    assert not_json.status_code == 422 and not_json.headers["content-type"] == "application/problem+json"
+    records = await read_all(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, expect=1)
+    mine = [rec for rec in records if decode_event(rec.value, rec.headers).id == fast.json()["event_id"]]
+    assert len(mine) == 2  # the resend is published again under the same event id; scoring records it once
+    for rec in mine:  # like the route: every touchpoint carries a trace id, minted when the caller sent none
+        assert any(k == "traceparent" for k, _ in rec.headers), rec.headers

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from leadflow_events import decode_event
 from leadflow_ingest.contracts import TouchpointIn
 from leadflow_ingest.publish import TouchpointPublisher, build_event
-from leadflow_ingest.routes import _traceparent
+from leadflow_ingest.routes import request_traceparent
 from leadflow_runtime import tracing
 from leadflow_runtime.logs import add_trace_id
 from leadflow_runtime.metrics import metrics_router
@@ -78,7 +78,7 @@ def edge_app(producer: FakeProducer) -> FastAPI:
 
     @app.post("/v1/touchpoints", status_code=202)
     async def record(item: TouchpointIn, traceparent: str | None = Header(default=None)) -> dict:
-        event = build_event(item, "ev-1", datetime.now(UTC), _traceparent(traceparent))
+        event = build_event(item, "ev-1", datetime.now(UTC), request_traceparent(traceparent))
         await publisher.publish([event])
         return {"event_id": event.id}
 

@@ -25,6 +25,7 @@ from leadflow_ingest import admin, browser, routes, webhooks
 from leadflow_ingest.adapters.import_store import ImportStore
 from leadflow_ingest.adapters.store import SourceStore
 from leadflow_ingest.auth import ApiKeys
+from leadflow_ingest.fast_path import TouchpointFastPath
 from leadflow_ingest.imports import api as imports_api
 from leadflow_ingest.imports.runner import ImportRunner
 from leadflow_ingest.limits import BodyLimitMiddleware
@@ -138,6 +139,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for error in (SQLAlchemyError, OSError):  # sources, keys, imports and admin calls need PostgreSQL
         app.add_exception_handler(error, _database_problem)  # type: ignore[arg-type]
+    # Innermost: the plain case of POST /v1/touchpoints without FastAPI's per-request machinery (see fast_path).
+    app.add_middleware(TouchpointFastPath)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.ingest_max_body_bytes,

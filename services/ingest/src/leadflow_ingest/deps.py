@@ -55,8 +55,12 @@ async def publish_or_503(
     try:
         await publisher.publish(events)
     except KafkaUnavailable as exc:
-        retry = request.app.state.settings.ingest_retry_after_seconds
-        raise Problem(
-            503, f"The touchpoint was not accepted because Kafka did not acknowledge it ({exc}). Send it again later.",
-            type_="https://leadflow.dev/problems/kafka-unavailable", headers={**(headers or {}), "Retry-After": str(retry)},
-        ) from exc
+        raise kafka_unavailable(request, exc, headers) from exc
+
+
+def kafka_unavailable(request: Request, exc: KafkaUnavailable, headers: dict[str, str] | None = None) -> Problem:
+    retry = request.app.state.settings.ingest_retry_after_seconds
+    return Problem(
+        503, f"The touchpoint was not accepted because Kafka did not acknowledge it ({exc}). Send it again later.",
+        type_="https://leadflow.dev/problems/kafka-unavailable", headers={**(headers or {}), "Retry-After": str(retry)},
+    )

@@ -28,12 +28,12 @@ IdempotencyKey = Annotated[
 TraceParent = Annotated[str | None, Header(alias="traceparent", max_length=128, include_in_schema=False)]
 
 
-def _traceparent(received: str | None) -> str | None:
+def request_traceparent(received: str | None) -> str | None:
     """The request's trace context (its server span's; see ``TracingMiddleware``), so every touchpoint carries one."""
     return current_traceparent() or received
 
 
-async def _scope(request: Request, caller: Caller, items: Sequence[TouchpointIn], path_source: str | None = None) -> None:
+async def scope_touchpoints(request: Request, caller: Caller, items: Sequence[TouchpointIn], path_source: str | None = None) -> None:
     """Files each touchpoint under the caller's source: 403 for another source, then that source's rate limit."""
     if path_source is not None and not caller.may_speak_for(path_source):
         raise Problem(403, f"This API key belongs to source `{caller.source_id}`; it cannot send to source `{path_source}`.",
@@ -60,12 +60,12 @@ async def record_touchpoint(
     item: TouchpointIn, request: Request, caller: Authenticated, idempotency_key: IdempotencyKey = None,
     traceparent: TraceParent = None,
 ) -> Accepted:
-    await _scope(request, caller, [item])
+    await scope_touchpoints(request, caller, [item])
     return await _record_one(request, item, idempotency_key, traceparent)
 
 
 async def _record_one(request: Request, item: TouchpointIn, idempotency_key: str | None, traceparent: str | None) -> Accepted:
-    event = build_event(item, event_id_for(item, idempotency_key), utcnow(), _traceparent(traceparent))
+    event = build_event(item, event_id_for(item, idempotency_key), utcnow(), request_traceparent(traceparent))
     with structlog.contextvars.bound_contextvars(event_id=event.id):
         await publish_or_503(request, [event])
     return Accepted(event_id=event.id, lead_key=event.data.identity.lead_key)
@@ -86,9 +86,9 @@ async def record_batch(
         raise Problem(422, f"A batch holds at most {limit} touchpoints; this one has {len(batch.touchpoints)}. Split it.",
                       type_="https://leadflow.dev/problems/validation",
                       errors=[{"in": "body", "field": "touchpoints", "message": f"at most {limit} items"}])
-    await _scope(request, caller, batch.touchpoints)
+    await scope_touchpoints(request, caller, batch.touchpoints)
     now = utcnow()
-    traceparent = _traceparent(traceparent)
+    traceparent = request_traceparent(traceparent)
     events = [
         build_event(item, event_id_for(item, idempotency_key, i), now, traceparent) for i, item in enumerate(batch.touchpoints)
     ]
@@ -105,5 +105,5 @@ async def record_source_touchpoint(
     source_id: SourceId, item: TouchpointIn, request: Request, caller: Authenticated,
     idempotency_key: IdempotencyKey = None, traceparent: TraceParent = None,
 ) -> Accepted:
-    await _scope(request, caller, [item], path_source=source_id)
+    await scope_touchpoints(request, caller, [item], path_source=source_id)
     return await _record_one(request, item, idempotency_key, traceparent)
