@@ -4,7 +4,8 @@
 
 Fills a throwaway database (created and migrated like a test database) inside PostgreSQL with
 ``INSERT ... SELECT generate_series``: 1,000,000 leads with about 10,000,000 touchpoints and
-their stage history (smoke: 10,000 / about 100,000). The history goes in through the normal
+their stage history (smoke: 10,000 / about 100,000); the SQL and SAL leads (12 %) are assigned to one of
+four sales teams of five reps each, as handover's assignment events would leave them. The history goes in through the normal
 ``stage_history`` trigger, so the daily funnel aggregates are built the way production builds
 them. Then a scoring process serves the database and every case is requested repeatedly:
 p50 / p95 of the wall time of the HTTP request, target < 200 ms. Then what the read side costs the
@@ -45,7 +46,8 @@ CREATE FUNCTION gen.pick(a text[], x float8) RETURNS text LANGUAGE sql IMMUTABLE
 CREATE UNLOGGED TABLE gen.leads AS
 WITH base AS (
     SELECT i, gen.r(i, 1) AS rc, gen.r(i, 2) AS rs, gen.r(i, 3) AS ru, gen.r(i, 4) AS rf, gen.r(i, 5) AS re,
-           gen.r(i, 6) AS rn, gen.r(i, 7) AS rl, gen.r(i, 8) AS rk, gen.r(i, 9) AS rt, gen.r(i, 10) AS rm
+           gen.r(i, 6) AS rn, gen.r(i, 7) AS rl, gen.r(i, 8) AS rk, gen.r(i, 9) AS rt, gen.r(i, 10) AS rm,
+           floor(gen.r(i, 14) * 4)::int AS team_no, floor(gen.r(i, 15) * 5)::int AS member_no
     FROM generate_series(1, {leads}) AS i
 ), shaped AS (
     SELECT *, $1::timestamptz - make_interval(secs => rc * 365 * 86400) AS created_at,
@@ -81,18 +83,26 @@ SELECT i, md5('bench-lead-' || i)::uuid AS lead_id, stage, score, least(score, f
        first_name, last_name, company, tp_count, created_at, updated_at,
        created_at + (updated_at - created_at) * rm * 0.5 AS mql_at,
        created_at + (updated_at - created_at) * (0.5 + rm * 0.5) AS sql_at,
-       (stage = 'lead' AND rm < 0.1) AS recycled
+       (stage = 'lead' AND rm < 0.1) AS recycled,
+       CASE WHEN stage IN ('sql', 'sal') THEN (ARRAY['enterprise-dach','mid-market','inbound','nordics'])[1 + team_no] END
+         AS assigned_team,
+       CASE WHEN stage IN ('sql', 'sal') THEN
+         (ARRAY['anna','jonas','mia','felix','greta', 'paul','sophie','max','julia','lukas',
+                'lena','omar','eva','noah','klara', 'ingrid','lars','astrid','nils','freja'])[1 + team_no * 5 + member_no] END
+         AS assigned_member
 FROM scored;
 """
 
 LOAD_LEADS = r"""
 INSERT INTO scoring.leads (lead_id, lead_key, email, stage, score, fit, engagement, profile, touchpoint_count, grade,
-                           model_id, model_hash, created_at, updated_at, stage_changed_at)
+                           model_id, model_hash, created_at, updated_at, stage_changed_at,
+                           assigned_team, assigned_member, assigned_at)
 SELECT lead_id, email, email, stage, score, fit, engagement,
        jsonb_build_object('first_name', first_name, 'last_name', last_name, 'company', company), tp_count,
        CASE WHEN fit >= 30 THEN 'A' WHEN fit >= 20 THEN 'B' WHEN fit >= 10 THEN 'C' ELSE 'D' END
          || CASE WHEN engagement >= 60 THEN '1' WHEN engagement >= 30 THEN '2' ELSE '3' END,
-       'default@1', 'bench', created_at, updated_at, greatest(created_at, mql_at)
+       'default@1', 'bench', created_at, updated_at, greatest(created_at, mql_at),
+       assigned_team, assigned_member, CASE WHEN assigned_team IS NOT NULL THEN sql_at + interval '1 second' END
 FROM gen.leads
 """
 
@@ -148,6 +158,13 @@ def _cases(now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
         ("list: q=zzyzx (no match)", "/v1/leads", {"q": "zzyzx", "limit": 50}),
         ("list: q=gmbh (an eighth of all leads)", "/v1/leads", {"q": "gmbh", "limit": 50}),
         ("list: q=gmbh + stage=sql by score", "/v1/leads", {"q": "gmbh", "stage": "sql", "sort": "score", "limit": 50}),
+        ("list: team=inbound (3 %), newest activity first", "/v1/leads", {"team": "inbound", "limit": 50}),
+        ("list: rep=lena (0.6 %), newest activity first", "/v1/leads", {"rep": "lena", "limit": 50}),
+        ("list: team=inbound + rep=lena + stage=sal", "/v1/leads", {"team": "inbound", "rep": "lena", "stage": "sal", "limit": 50}),
+        ("list: team=inbound by score ascending", "/v1/leads", {"team": "inbound", "sort": "score", "order": "asc", "limit": 50}),
+        ("list: rep=lena by score ascending (walk abandoned)", "/v1/leads",
+         {"rep": "lena", "sort": "score", "order": "asc", "limit": 50}),
+        ("list: two teams by creation", "/v1/leads", {"team": ["inbound", "nordics"], "sort": "created_at", "limit": 50}),
         ("funnel: 90 days by day", "/v1/funnel", {"from": str(today - timedelta(days=89)), "to": str(today), "by": "day"}),
         ("funnel: 90 days by week", "/v1/funnel", {"from": str(today - timedelta(days=89)), "to": str(today), "by": "week"}),
         ("funnel: 365 days by week", "/v1/funnel", {"from": str(today - timedelta(days=364)), "to": str(today), "by": "week"}),
@@ -274,6 +291,8 @@ def run(smoke: bool, leads: int | None = None, keep: bool = False) -> dict[str, 
 WRITE_COST_STEPS = [
     ("search triggers", ["ALTER TABLE scoring.leads DISABLE TRIGGER leads_search_update",
                          "ALTER TABLE scoring.leads DISABLE TRIGGER leads_search_insert"]),
+    ("team/rep", ["DROP INDEX scoring.ix_leads_team_updated_id", "DROP INDEX scoring.ix_leads_team_score_id",
+                  "DROP INDEX scoring.ix_leads_member_updated_id"]),
     ("stage/grade + score", ["DROP INDEX scoring.ix_leads_stage_score_id", "DROP INDEX scoring.ix_leads_grade_score_id"]),
     ("sort keysets", ["DROP INDEX scoring.ix_leads_updated_id", "DROP INDEX scoring.ix_leads_created_id",
                       "DROP INDEX scoring.ix_leads_score_id"]),

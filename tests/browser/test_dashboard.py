@@ -32,6 +32,14 @@ ADMIN_KEY = "dashboard-test-admin-key-4b1d77aa"
 HANDOVER_KEY = "handover-test-admin-key-90c3e1f2"
 SECRET = "whsec_" + base64.b64encode(b"dashboard-test-secret-0123456789").decode()
 VIEWPORT = {"width": 1366, "height": 768}
+ROUTING = """
+teams:
+  - name: inbound
+    members: [{id: lena, name: Lena Fischer}, {id: omar, name: Omar Haddad}]
+routing:
+  rules:
+    - {name: everyone, team: inbound}
+"""
 
 
 def _missing(what: str) -> None:
@@ -80,13 +88,17 @@ def browser_factory():
 
 
 @pytest.fixture(scope="module")
-def stack(test_env, browser_factory):
-    """Ingest, scoring and handover with the demo posted: 12 leads, 4 SQLs, each handed to a good and a failing receiver."""
+def stack(test_env, browser_factory, tmp_path_factory):
+    """Ingest, scoring and handover with the demo posted: 12 leads, 4 SQLs, each assigned to a rep of the one team and
+    handed to a good and a failing receiver."""
     demo = _demo_module()
     scenario = demo.load_scenario()
+    routing = tmp_path_factory.mktemp("handover") / "handover.yaml"
+    routing.write_text(ROUTING)
     with WebhookReceiver() as good, WebhookReceiver(default_status=400) as failing:
         scoring_port, handover_port = free_port(), free_port()
         env = {
+            "LEADFLOW_HANDOVER_DESTINATIONS_FILE": str(routing),
             **test_env.env,
             "LEADFLOW_SCORING_ADMIN_KEY": ADMIN_KEY,
             "LEADFLOW_DASHBOARD_HANDOVER_URL": f"http://127.0.0.1:{handover_port}",
@@ -117,7 +129,9 @@ def stack(test_env, browser_factory):
                     if stages != {lead.email: lead.expect for lead in scenario}:
                         return False
                     deliveries = client.get(f"{services['handover'].url}/v1/deliveries").json()
-                    return len(deliveries) == 2 * len(sqls) and all(d["status"] != "pending" for d in deliveries)
+                    assigned = [lead for lead in page["items"] if lead["assignment"]]
+                    return (len(deliveries) == 2 * len(sqls) and all(d["status"] != "pending" for d in deliveries)
+                            and len(assigned) == len(sqls))
 
                 assert wait_for(settled, timeout=90), "the demo did not settle into the stages the scenario expects"
             yield {**services, "scenario": scenario}
@@ -215,6 +229,32 @@ def test_the_lead_table_filters_like_the_api(stack, page):
     screenshot(page, "leads")
 
 
+def test_the_lead_table_shows_who_has_each_lead_and_filters_by_team_and_rep(stack, page):
+    show(page, "#/leads")
+    options = page.locator("datalist#teams option").evaluate_all("els => els.map(e => e.value)")
+    assert options == ["inbound"]  # suggested from handover's teams
+    page.fill("input[name=team]", "inbound")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector('main[data-ready="#/leads?team=inbound&sort=updated_at&order=desc"]', timeout=15000)
+    assigned = api(stack, "/v1/leads", team="inbound")["items"]
+    assert len(assigned) == 4 and all(x["stage"] == "sql" for x in assigned)
+    rows = page.locator('[data-testid="lead-row"]')
+    assert [rows.nth(i).get_attribute("data-lead-id") for i in range(rows.count())] == [x["lead_id"] for x in assigned]
+    cells = page.locator('[data-testid="lead-row"] [data-testid="assignee"]').all_inner_texts()
+    assert cells == [f"{x['assignment']['member']} · inbound" for x in assigned]
+    assert {x["assignment"]["member"] for x in assigned} == {"lena", "omar"}  # the round-robin took turns
+
+    rep = assigned[0]["assignment"]["member"]
+    page.fill("input[name=rep]", rep)
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector(f'main[data-ready="#/leads?team=inbound&rep={rep}&sort=updated_at&order=desc"]', timeout=15000)
+    theirs = api(stack, "/v1/leads", team="inbound", rep=rep)["items"]
+    assert [rows.nth(i).get_attribute("data-lead-id") for i in range(rows.count())] == [x["lead_id"] for x in theirs]
+    assert 0 < len(theirs) < 4
+    assert fits_the_screen(page)
+    screenshot(page, "leads-by-rep")
+
+
 def test_a_lead_page_explains_the_score_and_shows_the_timeline(stack, page):
     thomas = next(lead for lead in stack["scenario"] if lead.key == "thomas")
     show(page, "#/leads?stage=sql&sort=score&order=desc")
@@ -231,6 +271,7 @@ def test_a_lead_page_explains_the_score_and_shows_the_timeline(stack, page):
     assert kinds.count("touchpoint") == len(detail["touchpoints"])
     assert kinds.count("stage") == len(detail["stage_history"])
     assert kinds.count("handover") == 2  # the good receiver and the failing one
+    assert page.inner_text('[data-testid="lead-assignee"]').startswith(f"{detail['assignment']['member']} · inbound, since ")
     assert fits_the_screen(page)
     screenshot(page, "lead")
 

@@ -1,6 +1,7 @@
 """Sales feedback end to end: the three services as processes, a lead becomes SQL, the signed webhook arrives,
 the test follows the signed accept / reject links from it like a sales rep would, and scoring moves the lead
-(SAL, customer, recycled with the reason) - with the stage events on Kafka."""
+(SAL, customer, recycled with the reason) - with the stage events on Kafka. Handover routes the leads to a team
+and rep, and scoring's lead list filters on that assignment."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ ADMIN = "e2e-feedback-admin-key-0123456789"
 PROFILE = {"first_name": "Ada", "last_name": "Lovelace", "company": "Acme Analytics GmbH", "job_title": "Head of Engineering",
            "company_size": 250, "country": "DE"}
 HTML = {"accept": "text/html"}
+ROUTING = """
+teams:
+  - name: enterprise-dach
+    members: [{id: anna, name: Anna Schmidt}, {id: jonas, name: Jonas Weber}]
+routing:
+  rules:
+    - {name: dach, team: enterprise-dach, when: {countries: [DE, AT, CH]}}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +44,14 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def services(test_env, receiver):
+def services(test_env, receiver, tmp_path_factory):
     port = free_port()
+    routing = tmp_path_factory.mktemp("handover") / "handover.yaml"
+    routing.write_text(ROUTING)
     env = {
         **test_env.env,
         "LEADFLOW_HANDOVER_DESTINATIONS": json.dumps([{"name": "sales-crm", "url": receiver.url, "secrets": [SECRET]}]),
+        "LEADFLOW_HANDOVER_DESTINATIONS_FILE": str(routing),
         "LEADFLOW_HANDOVER_FEEDBACK_SECRET": "e2e-feedback-link-secret-0123456789abcdef",
         "LEADFLOW_HANDOVER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "LEADFLOW_HANDOVER_ADMIN_KEY": ADMIN,
@@ -154,3 +166,27 @@ def test_rejecting_from_the_link_recycles_with_the_reason_and_the_lead_can_come_
     assert again, "the requalified lead was not handed over again"
     assert again[1]["feedback"]["handover"] != note["feedback"]["handover"]
     assert lead(scoring, lead_id)["stage"] == "sql"
+
+
+def test_the_lead_list_on_scoring_filters_by_the_team_and_rep_handover_assigned(services, receiver):
+    scoring, handover = services["scoring"].url, services["handover"].url
+    lead_id = qualify(services["ingest"].url, "cleo@acme-analytics.example")
+    [note] = wait_for(lambda: notifications_of(receiver, lead_id)) or [None]
+    assert note is not None, "no notification arrived"
+    member = note["assignee"]["member_id"]
+    assert note["assignee"]["team"] == "enterprise-dach" and member in ("anna", "jonas")
+
+    def listed(**params) -> dict[str, dict]:
+        page = httpx.get(f"{scoring}/v1/leads", params={"limit": 100, **params}, timeout=10).json()
+        return {item["lead_id"]: item for item in page["items"]}
+
+    mine = wait_for(lambda: lead_id in listed(team="enterprise-dach") and listed(team="enterprise-dach"))
+    assert mine, "scoring does not list the lead under the team handover assigned it to"
+    assignment = mine[lead_id]["assignment"]
+    assert (assignment["team"], assignment["member"]) == ("enterprise-dach", member) and assignment["assigned_at"]
+    assert lead_id in listed(team="enterprise-dach", rep=member)
+    assert lead_id not in listed(rep="jonas" if member == "anna" else "anna")
+    assert lead_id not in listed(team="inbound")
+    assert lead(scoring, lead_id)["assignment"]["member"] == member
+    [ho] = httpx.get(f"{handover}/v1/handovers", params={"lead_id": lead_id}, timeout=10).json()
+    assert (ho["team"], ho["member"]) == ("enterprise-dach", member)

@@ -3,7 +3,8 @@
 The handover service consumes stage events from Kafka, records handovers in PostgreSQL, sends
 notifications to real local HTTP receivers, takes accept / reject / outcome through its API and
 through signed links, escalates handovers nobody accepted in time (two instances at once), and
-publishes ``leadflow.handover.*`` events through its outbox - read back from Kafka here.
+publishes ``leadflow.handover.*`` events (assignments, decisions, missed deadlines) through its outbox -
+read back from Kafka here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from leadflow_events import HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, Stage, parse_record
+from leadflow_events import (
+    HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, AssignmentReason, Stage, parse_record,
+)
 from leadflow_handover.app import create_app
 from leadflow_handover.domain.links import LinkAction, sign_link
 from leadflow_handover.settings import HandoverSettings
@@ -374,7 +377,9 @@ async def test_a_missed_deadline_is_escalated_once_reassigned_and_announced_with
     assert len([r for r in team_lead.snapshot() if r.json["lead"]["id"] == solo]) == 1
     assert "leadflow_handover_sla_breaches_total" in metrics
 
-    events = await feedback_events(test_env, feedback, expect=len(escalations) + 2)
+    reassignments = [e["reassigned_to"] for e in escalations if e["reassigned_to"]]
+    events = await feedback_events(test_env, feedback, expect=len(escalations) + 2 + 2 + len(reassignments))
+    assert len(events) == len(escalations) + 2 + 2 + len(reassignments)  # breaches, the acceptance, assignments
     breaches = [e for _, e in events if e.type == HANDOVER_SLA_BREACHED_V1]
     assert sorted((e.data.lead_id, e.data.escalation) for e in breaches) == sorted(
         [(lead, n) for n in range(1, len(escalations) + 1)] + [(solo, 1)])
@@ -382,6 +387,17 @@ async def test_a_missed_deadline_is_escalated_once_reassigned_and_announced_with
     accepted = [e for _, e in events if e.type == HANDOVER_FEEDBACK_RECORDED_V1]
     assert [(e.data.lead_id, e.data.sla_breached, e.data.member) for e in accepted] == [(lead, True, accepted[0].data.member)]
     assert accepted[0].data.member != "anna"
+
+    # who has each lead, announced when it was handed over and again at every reassignment, in that order
+    announced = [(key, e) for key, e in events if e.type == HANDOVER_ASSIGNED_V1]
+    assert all(key == e.data.lead_id.encode() and e.subject == e.data.lead_id for key, e in announced)
+    assert [(e.data.member, e.data.reason) for _, e in announced if e.data.lead_id == lead] == [
+        ("anna", AssignmentReason.ROUTING), *[(m, AssignmentReason.SLA_REASSIGNMENT) for m in reassignments]]
+    assert [(e.data.team, e.data.member, e.data.rule) for _, e in announced if e.data.lead_id == solo] == [("solo", "sam", "solo")]
+    assert {e.data.handover_id for _, e in announced if e.data.lead_id == lead} == {first["id"]}
+    assert len({e.id for _, e in announced}) == len(announced)
+    assert [e.data.assigned_at for _, e in announced if e.data.lead_id == lead] == sorted(
+        e.data.assigned_at for _, e in announced if e.data.lead_id == lead)
 
 
 async def _escalated(client: httpx.AsyncClient, lead_id: str) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """Scoring consumes sales feedback from Kafka: stage changes SQL -> SAL -> customer / lost and recycling with the
-reason, exactly once (redelivered events change nothing), dead letters for poison, and the funnel's handover figures."""
+reason, exactly once (redelivered events change nothing), dead letters for poison, and the funnel's handover figures;
+assignments from handover become the leads' current team and rep, which the lead list filters on."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import func, select
 
 from leadflow_events import (
-    HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, CloudEvent, FeedbackChannel, FeedbackDecision,
-    HandoverFeedbackRecorded, HandoverSlaBreached, RejectionReason, StageCauseKind, dead_letter_topic, decode_event,
-    encode_event,
+    HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, AssignmentReason, CloudEvent,
+    FeedbackChannel, FeedbackDecision, HandoverAssigned, HandoverFeedbackRecorded, HandoverSlaBreached, RejectionReason,
+    StageCauseKind, dead_letter_topic, decode_event, encode_event,
 )
 from leadflow_runtime.db import make_engine
 from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
@@ -138,3 +140,101 @@ async def test_feedback_moves_stages_once_recycles_with_the_reason_and_feeds_the
 
 async def _is(engine, lead_id: str, stage: str) -> bool:
     return await stage_of(engine, lead_id) == stage
+
+
+def assigned(lead_id: str, team: str | None, member: str | None, minutes: float, *, event_id: str | None = None,
+             reason: AssignmentReason = AssignmentReason.ROUTING) -> tuple:
+    at = NOW + timedelta(minutes=minutes)
+    data = HandoverAssigned(lead_id=lead_id, handover_id=f"ho_{lead_id[:8]}", stage_event_id="ev-sql", team=team,
+                            member=member, assigned_at=at, reason=reason, rule="by-country" if team else None)
+    event = CloudEvent[HandoverAssigned](id=event_id or str(uuid.uuid4()), source="/tests", type=HANDOVER_ASSIGNED_V1,
+                                         time=at, subject=lead_id, data=data)
+    return lead_id.encode(), encode_event(event), list(CLOUDEVENT_HEADERS)
+
+
+async def test_assignments_become_the_leads_team_and_rep_and_the_list_filters_on_them(test_env):
+    bootstrap = test_env.infra.kafka_bootstrap
+    emails = {name: f"{name}@assigned.example" for name in ("ada", "bob", "cy", "dee", "eve")}
+    ids = {name: lead_id_for(email) for name, email in emails.items()}
+    await produce(bootstrap, test_env.touchpoints_topic,
+                  [r for n, email in enumerate(emails.values()) for r in qualifying(email, 20 + 2 * n)])
+    engine = make_engine(test_env.database_url)
+    try:
+        async with scoring_running(test_env) as app:
+            async def all_sql() -> bool:
+                return all([await stage_of(engine, lead_id) == "sql" for lead_id in ids.values()])
+
+            assert await wait_until(all_sql), "the leads did not become SQL"
+            ada_routed = assigned(ids["ada"], "dach", "anna", 1)
+            await produce(bootstrap, test_env.feedback_topic, [
+                ada_routed,
+                assigned(ids["bob"], "dach", "ben", 2),
+                assigned(ids["cy"], "inbound", "lena", 3),
+                assigned(ids["dee"], "inbound", None, 4),  # nobody in the team was available
+                assigned(ids["ada"], "dach", "ben", 65, reason=AssignmentReason.SLA_REASSIGNMENT),  # anna missed the deadline
+                ada_routed,  # redelivered late: older than the reassignment, changes nothing
+                assigned(ids["eve"], "inbound", "omar", 5),
+                assigned(ids["eve"], None, None, 90),  # qualified again later, no routing rule matched: nobody has it
+                assigned(str(uuid.uuid4()), "dach", "anna", 5),  # an erased (or never known) lead: dropped
+                (b"poison-assignment", orjson.dumps({**orjson.loads(ada_routed[1]), "id": "p2", "data": {"lead_id": ids["ada"]}}),
+                 list(CLOUDEVENT_HEADERS)),
+            ])
+
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scoring") as client:
+                async def listed(**params) -> set[str]:
+                    page = (await client.get("/v1/leads", params={"limit": 100, **params})).raise_for_status().json()
+                    return {item["lead_id"] for item in page["items"]}
+
+                async def settled() -> bool:
+                    return await listed(team="dach", rep="ben") == {ids["ada"], ids["bob"]} and not await listed(team="dach",
+                                                                                                            rep="anna")
+
+                assert await wait_until(settled), "the assignments were not applied"
+                # a touchpoint rewrites the lead's scores; the assignment stays
+                await produce(bootstrap, test_env.touchpoints_topic, [
+                    record(touchpoint("page_viewed", emails["ada"], 9, page_url="https://x.example/pricing", at=NOW))])
+
+                async def touched() -> bool:
+                    lead = (await client.get(f"/v1/leads/{ids['ada']}")).json()
+                    return lead["touchpoint_count"] == 3
+
+                assert await wait_until(touched), "the page view was not applied"
+                teams = {
+                    "dach": await listed(team="dach"),
+                    "inbound": await listed(team="inbound"),
+                    "both": await listed(team=["dach", "inbound"]),
+                    "ben": await listed(rep="ben"),
+                    "lena or omar": await listed(rep=["lena", "omar"]),
+                    "blank": await listed(team="", q="assigned"),
+                    "nobody's": await listed(team="sales-ops"),
+                    "dach by score": await listed(team="dach", sort="score", order="asc"),
+                }
+                page = (await client.get("/v1/leads", params={"team": "dach", "limit": 1})).json()
+                second = (await client.get("/v1/leads", params={"team": "dach", "limit": 1, "cursor": page["next_cursor"]})).json()
+                ada = (await client.get(f"/v1/leads/{ids['ada']}")).json()
+                dee = (await client.get(f"/v1/leads/{ids['dee']}")).json()
+                eve = (await client.get(f"/v1/leads/{ids['eve']}")).json()
+                too_long = await client.get("/v1/leads", params={"team": "x" * 129})
+                spec = (await client.get("/openapi.json")).json()
+                erased = await client.delete(f"/v1/leads/{ids['bob']}")
+                after_erasure = await listed(team="dach")
+            dead = await read_all(bootstrap, dead_letter_topic(test_env.feedback_topic), expect=2)
+    finally:
+        await engine.dispose()
+
+    assert teams["dach"] == {ids["ada"], ids["bob"]} == teams["ben"] == teams["dach by score"]
+    assert teams["inbound"] == {ids["cy"], ids["dee"]}  # eve: nobody has it now; dee: the team without a member
+    assert teams["both"] == teams["dach"] | teams["inbound"]
+    assert teams["lena or omar"] == {ids["cy"]}
+    assert teams["blank"] == set(ids.values()) and teams["nobody's"] == set()
+    assert {page["items"][0]["lead_id"], second["items"][0]["lead_id"]} == teams["dach"] and second["next_cursor"] is None
+    assert (ada["assignment"]["team"], ada["assignment"]["member"]) == ("dach", "ben")
+    assert datetime.fromisoformat(ada["assignment"]["assigned_at"]) == NOW + timedelta(minutes=65)
+    assert page["items"][0]["assignment"]["team"] == "dach"
+    assert dee["assignment"]["team"] == "inbound" and dee["assignment"]["member"] is None
+    assert eve["assignment"] is None
+    assert too_long.status_code == 422
+    params = {p["name"]: p for p in spec["paths"]["/v1/leads"]["get"]["parameters"]}
+    assert params["team"]["examples"] and params["rep"]["examples"]
+    assert erased.status_code in (200, 202, 204) and after_erasure == {ids["ada"]}
+    assert b"poison-assignment" in [r.key for r in dead]

@@ -83,3 +83,21 @@ def test_payload_nulls_survive_a_round_trip():
     assert "subject" not in raw  # unset envelope attribute: left out
     assert raw["data"]["from_stage"] is None
     assert decode_event(encode_event(event)) == event
+
+
+def test_an_assignment_without_team_or_member_is_valid_and_its_reason_is_a_fixed_word():
+    from leadflow_events import HANDOVER_ASSIGNED_V1, AssignmentReason, HandoverAssigned
+
+    data = HandoverAssigned(lead_id="l1", handover_id="ho_1", stage_event_id="s1", assigned_at=NOW,
+                            reason=AssignmentReason.ROUTING)
+    event = CloudEvent[HandoverAssigned](id="a1", source="/t", type=HANDOVER_ASSIGNED_V1, time=NOW, subject="l1", data=data)
+    raw = orjson.loads(encode_event(event))
+    assert (raw["data"]["team"], raw["data"]["member"], raw["data"]["rule"]) == (None, None, None)  # nobody: said, not left out
+    assert decode_event(encode_event(event), expected=[HANDOVER_ASSIGNED_V1]) == event
+    raw["data"]["reason"] = "because"
+    with pytest.raises(ContractViolation, match=r"data\.reason"):
+        decode_event(orjson.dumps(raw))
+    del raw["data"]["assigned_at"]
+    raw["data"]["reason"] = "sla_reassignment"
+    with pytest.raises(ContractViolation, match=r"data\.assigned_at"):
+        decode_event(orjson.dumps(raw))

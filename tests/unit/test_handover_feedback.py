@@ -283,3 +283,26 @@ def test_crm_task_and_lead_text_carry_the_links():
                                               "access_token": "t"})
     assert n["feedback"]["accept_url"] in lead_fields(salesforce, n)["Description"]
     assert "Accept:" not in task_properties(hubspot, notification(feedback=False))["hs_task_body"]
+
+
+# ------------------------------------------------------------------------------------------ assignment events
+
+def test_an_assignment_is_announced_keyed_by_the_lead_with_an_id_per_handover_and_reassignment():
+    from leadflow_events import HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_TOPIC, AssignmentReason, decode_event
+    from leadflow_handover.feedback_events import SHARD_OFFSET, assigned
+
+    lead = str(uuid.uuid4())
+
+    def announce(number: int, member: str, reason: AssignmentReason):
+        return assigned(HANDOVER_FEEDBACK_TOPIC, lead_id=lead, handover_id=HID, stage_event_id="ev-sql", team="duo",
+                        member=member, rule="all", at=NOW + timedelta(hours=number), reason=reason, number=number)
+
+    first, again, reassigned = (announce(0, "anna", AssignmentReason.ROUTING), announce(0, "anna", AssignmentReason.ROUTING),
+                                announce(1, "ben", AssignmentReason.SLA_REASSIGNMENT))
+    assert first["topic"] == HANDOVER_FEEDBACK_TOPIC and first["key"] == lead.encode() and first["shard"] >= SHARD_OFFSET
+    events = [decode_event(r["value"], [(k, v.encode("latin-1")) for k, v in r["headers"]]) for r in (first, again, reassigned)]
+    assert all(e.type == HANDOVER_ASSIGNED_V1 and e.subject == lead for e in events)
+    assert events[0].id == events[1].id != events[2].id  # the same assignment is the same event; a reassignment a new one
+    assert (events[0].data.member, events[0].data.reason, events[0].data.rule) == ("anna", AssignmentReason.ROUTING, "all")
+    assert (events[2].data.member, events[2].data.reason) == ("ben", AssignmentReason.SLA_REASSIGNMENT)
+    assert events[2].data.assigned_at == NOW + timedelta(hours=1) and events[2].data.handover_id == HID

@@ -1,5 +1,6 @@
 """Sales feedback in the pure scoring domain: accepted -> SAL, rejected -> recycled with the reason, won ->
-customer, lost -> lost; a lead sent back qualifies again only with new engagement or a fast track."""
+customer, lost -> lost; a lead sent back qualifies again only with new engagement or a fast track; the lead's
+current assignment is the latest one handover announced."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadflow_events import FeedbackDecision, RejectionReason, Stage, StageCauseKind
+from leadflow_scoring.domain.assignment import Assignment, latest
 from leadflow_scoring.domain.feedback import SalesFeedback, apply_feedback
 from leadflow_scoring.domain.leads import Touchpoint
 from leadflow_scoring.domain.model import Thresholds
@@ -135,3 +139,38 @@ def test_a_model_change_alone_does_not_hand_a_lead_sent_back_over_again():
     replayed = replay_history(history, MODEL, T0 + timedelta(hours=1))
     rescored = rescore(back, replayed, MODEL, T0 + timedelta(hours=1))
     assert rescored.changes == () and rescored.state.stage is Stage.LEAD and rescored.state.requalify_at == back.requalify_at
+
+
+# ------------------------------------------------------------------------------------------ assignments
+
+ANNA = Assignment("enterprise-dach", "anna", T0)
+JONAS = Assignment("enterprise-dach", "jonas", T0 + timedelta(hours=1))  # the SLA job reassigned the lead
+
+
+def test_the_first_assignment_is_taken_and_a_later_one_replaces_it():
+    assert latest(None, ANNA) == ANNA
+    assert latest(ANNA, JONAS) == JONAS
+
+
+def test_an_older_assignment_arriving_late_does_not_undo_a_newer_one():
+    assert latest(JONAS, ANNA) == JONAS
+
+
+def test_the_same_assignment_twice_changes_nothing():
+    assert latest(latest(None, ANNA), ANNA) == ANNA
+
+
+def test_an_unrouted_lead_clears_the_assignment_it_had_from_an_earlier_handover():
+    nobody = Assignment(None, None, T0 + timedelta(days=30))  # qualified again; no routing rule matched this time
+    assert latest(JONAS, nobody) == nobody
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=20), st.randoms(use_true_random=False))
+def test_whatever_order_and_repeats_the_events_come_in_the_latest_assignment_wins(minutes, rnd):
+    made = [Assignment("team", f"m{i}", T0 + timedelta(minutes=m)) for i, m in enumerate(minutes)]
+    delivered = made + rnd.sample(made, len(made))  # every event, then a replay of all of them in another order
+    current = None
+    for event in delivered:
+        current = latest(current, event)
+    newest = max(a.assigned_at for a in made)
+    assert current is not None and current.assigned_at == newest

@@ -73,7 +73,7 @@ class Container:
         )
         producer = make_producer(s.kafka_bootstrap, client_id="leadflow-handover")
         consumer = make_consumer(s.kafka_bootstrap, group_id=s.handover_group_id, client_id="leadflow-handover")
-        # sales feedback and missed deadlines leave through the outbox, published by this relay
+        # assignments, sales feedback and missed deadlines leave through the outbox, published by this relay
         self.relay = OutboxRelay(
             service="handover", engine=self.engine, producer=producer, table=outbox, heartbeat=self.health.heartbeat("outbox-relay"),
         )
@@ -93,9 +93,9 @@ class Container:
             name=s.handover_group_id, consumer=consumer, producer=producer, engine=self.engine,
             offsets=OffsetStore(consumer_offsets, s.handover_group_id), topics=[s.topic_lead_stages],
             handler=PrivacyFirst(RecordHandovers(lead_url=s.handover_lead_url, routing=self.config.routing, sla=self.sla,
-                                                 links=self.links)),
+                                                 links=self.links, feedback_topic=s.topic_handover_feedback)),
             expected_types=[LEAD_STAGE_CHANGED_V1, LEAD_ERASED_V1], heartbeat=self.health.heartbeat("stage-consumer"),
-            after_commit=self.dispatcher.wake,
+            after_commit=wake_senders,  # deliveries to send, assignments to publish
         )
         self.health.readiness["kafka"] = lambda: kafka_ready(producer)
         try:  # usually PostgreSQL answers at once and the API shows the configured destinations from the start

@@ -4,7 +4,8 @@ Each round claims overdue handovers ``FOR UPDATE SKIP LOCKED`` and, in the same 
 records the escalation, queues a message to the escalation destination, optionally gives the
 lead to the next member of the team's round-robin (recorded as an assignment, with a
 message to the new owner through the lead's usual destinations), moves or clears the
-deadline, and writes ``leadflow.handover.sla_breached.v1`` to the outbox. A handover whose
+deadline, and writes ``leadflow.handover.sla_breached.v1`` - and, for a reassignment,
+``leadflow.handover.assigned.v1`` - to the outbox. A handover whose
 deadline moved or was cleared is not overdue any more, so no deadline is escalated twice.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadflow_events import Stage
+from leadflow_events import AssignmentReason, Stage
 from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.lifecycle import BatchedJob
 from leadflow_runtime.logs import get_logger
@@ -100,6 +101,12 @@ class SlaSweep(BatchedJob):
         await conn.execute(insert(outbox).values(feedback_events.sla_breached(
             self.feedback_topic, row, number, now, policy.escalate_to, member if new_owner else None,
         )))
+        if new_owner is not None:
+            await conn.execute(insert(outbox).values(feedback_events.assigned(
+                self.feedback_topic, lead_id=str(row.lead_id), handover_id=row.id, stage_event_id=row.stage_event_id,
+                team=new_owner.team, member=new_owner.member_id, rule=new_owner.rule, at=now,
+                reason=AssignmentReason.SLA_REASSIGNMENT, number=number,
+            )))
         document = dict(row.notification or {})
         if document:
             escalation = Escalation(kind="sla_missed", number=number, deadline=row.sla_deadline, missed_by=row.member,

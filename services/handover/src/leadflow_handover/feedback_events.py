@@ -1,4 +1,4 @@
-"""The events handover publishes about sales feedback, as outbox rows in the handover schema.
+"""The events handover publishes about assignments and sales feedback, as outbox rows in the handover schema.
 
 Event ids are derived from the handover and what happened, so recording the same decision
 again (it never is: the row lock and the state machine see to that) would give the same id.
@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from leadflow_events import (
-    HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, CloudEvent, FeedbackChannel, FeedbackDecision,
-    HandoverFeedbackRecorded, HandoverSlaBreached, RejectionReason, encode_event,
+    HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, AssignmentReason, CloudEvent,
+    FeedbackChannel, FeedbackDecision, HandoverAssigned, HandoverFeedbackRecorded, HandoverSlaBreached, RejectionReason,
+    encode_event,
 )
 from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
 from leadflow_runtime.outbox import SHARDS, outbox_row
@@ -67,3 +68,20 @@ def sla_breached(
         time=at, subject=str(row.lead_id), dataschema=SCHEMA_BASE + f"{HANDOVER_SLA_BREACHED_V1}.schema.json", data=data,
     )
     return _row(topic, str(row.lead_id), event)
+
+
+def assigned(
+    topic: str, *, lead_id: str, handover_id: str, stage_event_id: str, team: str | None, member: str | None,
+    rule: str | None, at: datetime, reason: AssignmentReason, number: int = 0,
+) -> dict[str, Any]:
+    """The outbox row of ``leadflow.handover.assigned.v1``; ``number`` 0 is the handover's first assignment, ``n`` the
+    reassignment after its n-th missed deadline."""
+    data = HandoverAssigned(
+        lead_id=lead_id, handover_id=handover_id, stage_event_id=stage_event_id, team=team, member=member, assigned_at=at,
+        reason=reason, rule=rule,
+    )
+    event = CloudEvent[HandoverAssigned](
+        id=str(uuid.uuid5(EVENT_NAMESPACE, f"{handover_id}:assigned:{number}")), source=SOURCE, type=HANDOVER_ASSIGNED_V1,
+        time=at, subject=lead_id, dataschema=SCHEMA_BASE + f"{HANDOVER_ASSIGNED_V1}.schema.json", data=data,
+    )
+    return _row(topic, lead_id, event)

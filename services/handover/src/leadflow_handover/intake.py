@@ -1,4 +1,8 @@
-"""Turns stage events into an assignment, a handover (SQL) and pending deliveries, in the consumer's transaction."""
+"""Turns stage events into an assignment, a handover (SQL) and pending deliveries, in the consumer's transaction.
+
+A new handover with an assignee also writes ``leadflow.handover.assigned.v1`` to the outbox, in the
+same transaction, so scoring learns who has the lead.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from leadflow_events import LeadStageChanged, Stage, StageCauseKind
+from leadflow_events import HANDOVER_FEEDBACK_TOPIC, AssignmentReason, LeadStageChanged, Stage, StageCauseKind
 from leadflow_runtime import tracing
 from leadflow_runtime.consumer import Delivered
 
+from leadflow_handover import feedback_events
 from leadflow_handover.adapters import destination_store, handover_store
-from leadflow_handover.adapters.tables import deliveries
+from leadflow_handover.adapters.tables import deliveries, outbox
 from leadflow_handover.assigning import AssignLead, AssignLeads
 from leadflow_handover.domain.routing import LeadFacts, Routing, normalise_interest
 from leadflow_handover.domain.sla import SlaPolicy
@@ -51,6 +56,7 @@ class RecordHandovers:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     sla: SlaPolicy = field(default_factory=lambda: SlaPolicy(accept_within=None))
     links: FeedbackLinks = field(default_factory=lambda: FeedbackLinks("http://127.0.0.1:8002"))
+    feedback_topic: str = HANDOVER_FEEDBACK_TOPIC  # where assignments are announced
 
     def __post_init__(self) -> None:
         self.assign = AssignLeads(self.routing)
@@ -119,7 +125,17 @@ class RecordHandovers:
                 "sla_seconds": policy.accept_within.total_seconds() if policy.accept_within is not None else None,
                 "sla_deadline": deadline, "notification": document.model_dump(mode="json"),
             })
-        await handover_store.insert_new(conn, rows)
+        new = await handover_store.insert_new(conn, rows)
+        announced = []
+        for row in rows:
+            assignee = assignees.get(row["stage_event_id"])
+            if row["id"] in new and assignee is not None:  # no routing configured: nobody was assigned
+                announced.append(feedback_events.assigned(
+                    self.feedback_topic, lead_id=row["lead_id"], handover_id=row["id"], stage_event_id=row["stage_event_id"],
+                    team=row["team"], member=row["member"], rule=assignee.rule, at=now, reason=AssignmentReason.ROUTING,
+                ))
+        if announced:
+            await conn.execute(insert(outbox), announced)
         return out
 
     @staticmethod

@@ -49,6 +49,16 @@ class StageChangeView(BaseModel):
     rejection_reason: str | None = Field(default=None, description="A lead sales sent back: why (procedural, not_now, ...).")
 
 
+class AssignmentView(BaseModel):
+    """Who in sales has the lead: the latest assignment the handover service announced."""
+
+    team: str | None = Field(description="The sales team (as named in handover's routing file).", examples=["enterprise-dach"])
+    member: str | None = Field(
+        description="The team member's id; null when nobody in the team was available.", examples=["anna"],
+    )
+    assigned_at: datetime = Field(description="When handover assigned the lead to them (or reassigned it, after a missed deadline).")
+
+
 class LeadSummary(BaseModel):
     lead_id: str
     email: str | None
@@ -67,6 +77,10 @@ class LeadSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
     stage_changed_at: datetime
+    assignment: AssignmentView | None = Field(
+        default=None, description="Who in sales has the lead; null until the handover service assigned it (it does when the "
+        "lead becomes SQL and routing is configured). Filter with `team` and `rep`.",
+    )
 
 
 class LeadDetail(LeadSummary):
@@ -115,6 +129,7 @@ def engine_of(request: Request) -> AsyncEngine:
 
 
 EngineDep = Annotated[AsyncEngine, Depends(engine_of)]
+Name = Annotated[str, Field(max_length=128)]
 router = APIRouter(prefix="/v1", tags=["leads"])
 
 
@@ -128,8 +143,9 @@ async def get_lead(lead_id: str, engine: EngineDep) -> LeadDetail:
 
 @router.get(
     "/leads", response_model=LeadPage, summary="Leads: filter, sort, page",
-    description="Filters combine with AND. Paging is by keyset: pass `next_cursor` back with the same `sort` and "
-    "`order`. The lead's assigned team or rep lives in the handover service and cannot be filtered on here.",
+    description="Filters combine with AND; a repeated filter matches any of its values. Paging is by keyset: pass "
+    "`next_cursor` back with the same `sort` and `order`. `team` and `rep` filter on the assignment the handover "
+    "service announces (`leadflow.handover.assigned.v1`) when a lead becomes SQL and whenever it is reassigned.",
 )
 async def list_leads(
     engine: EngineDep,
@@ -141,6 +157,14 @@ async def list_leads(
     updated_since: datetime | None = Query(default=None, description="Leads with activity at or after this time (RFC 3339, with offset)."),
     q: str | None = Query(default=None, max_length=200, description="Words that must all appear in name, e-mail or company (at least one of 3+ characters)."),
     email: str | None = Query(default=None, description="Exact e-mail (normalised before lookup)."),
+    team: list[Name] | None = Query(
+        default=None, max_length=20, description="Leads assigned to this sales team (its name in handover's routing file); "
+        "repeat for several.", openapi_examples={"one team": {"value": ["enterprise-dach"]}},
+    ),
+    rep: list[Name] | None = Query(
+        default=None, max_length=20, description="Leads assigned to this team member (the member id in handover's routing "
+        "file); repeat for several.", openapi_examples={"one rep": {"value": ["anna"]}},
+    ),
     sort: lead_search.SortKey = Query(default=lead_search.SortKey.UPDATED_AT, description="`updated_at`, `score` or `created_at`."),
     order: lead_search.SortOrder = Query(default=lead_search.SortOrder.DESC),
     limit: int = Query(default=50, ge=1, le=500),
@@ -153,6 +177,7 @@ async def list_leads(
         found = lead_search.LeadFilter(
             stages=tuple(stage or ()), grades=lead_search.expand_grades(grade), score_min=score_min, score_max=score_max,
             source=source or None, updated_since=updated_since, text=q, email=email,
+            teams=_values(team), reps=_values(rep),
         )
         items, next_cursor = await lead_search.lead_page(engine, found, sort=sort, order=order, limit=limit, cursor=cursor)
     except lead_search.BadCursor as exc:
@@ -160,6 +185,11 @@ async def list_leads(
     except lead_search.BadSearch as exc:
         raise Problem(422, str(exc)) from exc
     return LeadPage(items=[LeadSummary.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+def _values(given: list[str] | None) -> tuple[str, ...]:
+    """The non-empty values of a repeatable filter, once each (an empty `team=` from a form means no filter)."""
+    return tuple(dict.fromkeys(v.strip() for v in given or () if v.strip()))
 
 
 @router.get("/leads/{lead_id}/score", response_model=ScoreView,

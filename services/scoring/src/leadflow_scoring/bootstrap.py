@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from leadflow_events import HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, TOUCHPOINT_RECORDED_V1
+from leadflow_events import (
+    HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, TOUCHPOINT_RECORDED_V1,
+)
 from leadflow_runtime.consumer import OffsetStore, TransactionalConsumer
 from leadflow_runtime.db import make_engine, ping
 from leadflow_runtime.health import Health
@@ -17,6 +19,7 @@ from leadflow_runtime.outbox import OutboxRelay
 
 from leadflow_scoring.adapters.tables import consumer_offsets, outbox
 from leadflow_scoring.apply import ApplyTouchpoints
+from leadflow_scoring.assignments import apply_assignments
 from leadflow_scoring.decay_sweep import DecaySweep
 from leadflow_scoring.feedback import ApplyFeedback, ByEventType
 from leadflow_scoring.privacy import RetentionJob
@@ -63,8 +66,9 @@ class Container:
             handler=ByEventType(
                 touchpoints=ApplyTouchpoints(self.registry, s.topic_lead_stages),
                 feedback=ApplyFeedback(self.registry, s.topic_lead_stages),
+                assignments=apply_assignments,
             ),
-            expected_types=[TOUCHPOINT_RECORDED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1],
+            expected_types=[TOUCHPOINT_RECORDED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, HANDOVER_ASSIGNED_V1],
             heartbeat=self.health.heartbeat("touchpoint-consumer"), after_commit=relay.wake,
             max_records=s.scoring_max_batch,
         )

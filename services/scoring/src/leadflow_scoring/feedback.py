@@ -4,7 +4,7 @@ Each event is recorded once (its CloudEvents id is the key of ``handover_feedbac
 funnel reads: acceptance times, rejection reasons, missed deadlines); decisions move the lead's
 stage through ``domain.feedback`` and leave as stage events through the outbox, like any
 other stage change. Feedback about a lead that was erased is dropped; about one that objected,
-it is kept without the notes.
+it is kept without the notes. Assignments, on the same topic, go to ``assignments``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_events import (
-    HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, TOUCHPOINT_RECORDED_V1, HandoverFeedbackRecorded, Stage,
+    HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, TOUCHPOINT_RECORDED_V1,
+    HandoverFeedbackRecorded, Stage,
 )
 from leadflow_runtime.consumer import BatchHandler, Delivered
 from leadflow_runtime.logs import get_logger
@@ -41,18 +42,22 @@ FEEDBACK_TYPES = (HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1)
 
 @dataclass
 class ByEventType:
-    """Touchpoints to one handler, sales feedback to the other, in one transaction (the batch's)."""
+    """Touchpoints, sales feedback and assignments each to their handler, in one transaction (the batch's)."""
 
     touchpoints: BatchHandler
     feedback: BatchHandler
+    assignments: BatchHandler
 
     async def __call__(self, conn: AsyncConnection, batch: Sequence[Delivered]) -> None:
         touchpoints = [d for d in batch if d.event.type == TOUCHPOINT_RECORDED_V1]
         feedback = [d for d in batch if d.event.type in FEEDBACK_TYPES]
+        assignments = [d for d in batch if d.event.type == HANDOVER_ASSIGNED_V1]
         if touchpoints:
             await self.touchpoints(conn, touchpoints)
         if feedback:
             await self.feedback(conn, feedback)
+        if assignments:
+            await self.assignments(conn, assignments)
 
 
 def _row(d: Delivered, objected: bool) -> dict[str, Any]:

@@ -9,7 +9,9 @@ The indexes these queries rely on are declared here (on the shared ``scoring`` m
 created by migration 0006: one ``(column, lead_id)`` B-tree per sort, ``(stage | grade, score,
 lead_id)`` because score follows stage and grade (a walk down the score order looking for SQLs, or
 for D3 leads, would pass most of the table first), ``(source_id, lead_id)`` on touchpoints for the
-source filter.
+source filter. Migration 0008 adds ``(assigned_team, updated_at | score, lead_id)`` and ``(assigned_member,
+updated_at, lead_id)``, partial (assigned leads only): a team's or a rep's leads, newest activity first,
+straight from the index, and a team's by score either way.
 
 PostgreSQL plans "first 50 in sort order that match" as a walk along the sort index, assuming the
 matches are spread evenly. When a filter is correlated with the order (``stage=lead`` with
@@ -40,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from leadflow_events import Stage
 
 from leadflow_scoring.adapters.tables import leads, metadata, touchpoints
-from leadflow_scoring.queries import SUMMARY_COLUMNS
+from leadflow_scoring.queries import SUMMARY_COLUMNS, with_assignment
 
 MIN_SEARCH_CHARS = 3
 # Free text is looked up first through the trigram index, up to this many leads. Below it, the page is
@@ -57,6 +59,15 @@ Index("ix_leads_score_id", leads.c.score, leads.c.lead_id)
 Index("ix_leads_stage_score_id", leads.c.stage, leads.c.score, leads.c.lead_id)
 Index("ix_leads_grade_score_id", leads.c.grade, leads.c.score, leads.c.lead_id)
 Index("ix_touchpoints_source_lead", touchpoints.c.source_id, touchpoints.c.lead_id)
+# Only leads handover assigned have entries, so a score update of any other lead costs these nothing. Score
+# follows assignment as it follows stage (only SQLs are assigned): a team's leads by score ascending would
+# otherwise be found only past every lower-scored lead. A rep's leads are few enough to gather and sort.
+Index("ix_leads_team_updated_id", leads.c.assigned_team, leads.c.updated_at, leads.c.lead_id,
+      postgresql_where=leads.c.assigned_team.is_not(None))
+Index("ix_leads_team_score_id", leads.c.assigned_team, leads.c.score, leads.c.lead_id,
+      postgresql_where=leads.c.assigned_team.is_not(None))
+Index("ix_leads_member_updated_id", leads.c.assigned_member, leads.c.updated_at, leads.c.lead_id,
+      postgresql_where=leads.c.assigned_member.is_not(None))
 
 lead_search = Table(
     "lead_search",
@@ -106,6 +117,8 @@ class LeadFilter:
     updated_since: datetime | None = None
     text: str | None = None
     email: str | None = None
+    teams: tuple[str, ...] = ()
+    reps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,10 @@ def build_query(  # type: ignore[no-untyped-def]
         query = query.where(leads.c.updated_at >= f.updated_since)
     if f.email:
         query = query.where(leads.c.email == f.email.strip().lower())
+    if f.teams:
+        query = query.where(_one_of(leads.c.assigned_team, f.teams))
+    if f.reps:
+        query = query.where(_one_of(leads.c.assigned_member, f.reps))
     if f.source:
         query = query.where(
             exists().where(touchpoints.c.source_id == f.source, touchpoints.c.lead_id == leads.c.lead_id)
@@ -206,6 +223,11 @@ def build_query(  # type: ignore[no-untyped-def]
     return query
 
 
+def _one_of(column: Any, values: tuple[str, ...]) -> Any:
+    """``column = v`` for one value, which reads a team's (or rep's) leads in sort order straight from its index."""
+    return column == values[0] if len(values) == 1 else column.in_(list(values))
+
+
 async def _text_candidates(conn: AsyncConnection, words: tuple[str, ...]) -> list[str] | None:
     """Every lead whose text matches, through the trigram index; ``None`` when there are more than the cap."""
     await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
@@ -217,7 +239,7 @@ async def _text_candidates(conn: AsyncConnection, words: tuple[str, ...]) -> lis
 
 
 def _filtered(f: LeadFilter) -> bool:
-    return bool(f.stages or f.grades or f.source or f.email or f.text or f.updated_since is not None
+    return bool(f.stages or f.grades or f.source or f.email or f.text or f.teams or f.reps or f.updated_since is not None
                 or f.score_min is not None or f.score_max is not None)
 
 
@@ -266,7 +288,7 @@ async def lead_page(
         else:
             rows = [_summary(r) for r in await conn.execute(query)]
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = [with_assignment(r) for r in rows[:limit]]
     if not (more and rows):
         return rows, None
     last = rows[-1]

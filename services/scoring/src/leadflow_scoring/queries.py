@@ -20,7 +20,7 @@ SUMMARY_COLUMNS = [
     leads.c.lead_id, leads.c.email, leads.c.anonymous_id, leads.c.stage, leads.c.score, leads.c.fit,
     leads.c.engagement, leads.c.profile, leads.c.touchpoint_count, leads.c.model_id, leads.c.model_hash,
     leads.c.created_at, leads.c.updated_at, leads.c.stage_changed_at, leads.c.grade, leads.c.disqualified_reason,
-    leads.c.review_at,
+    leads.c.review_at, leads.c.assigned_team, leads.c.assigned_member, leads.c.assigned_at,
 ]
 
 
@@ -28,6 +28,13 @@ def _summary(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     out["lead_id"] = str(out["lead_id"])
     return out
+
+
+def with_assignment(lead: dict[str, Any]) -> dict[str, Any]:
+    """A lead of ``SUMMARY_COLUMNS`` as the API shows it: the assignment as one object, null while nobody has the lead."""
+    team, member, at = lead.pop("assigned_team"), lead.pop("assigned_member"), lead.pop("assigned_at")
+    lead["assignment"] = {"team": team, "member": member, "assigned_at": at} if team is not None or member is not None else None
+    return lead
 
 
 async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | None:
@@ -41,7 +48,7 @@ async def lead_detail(engine: AsyncEngine, lead_id: str) -> dict[str, Any] | Non
         )).first()
         if row is None:
             return None
-        lead = _summary(row)
+        lead = with_assignment(_summary(row))
         ledger = [{**e, "group": "fit"} for e in row.fit_ledger]
         ledger += [
             dict(r._mapping)

@@ -8,10 +8,13 @@ a version only additive, optional changes are made.
 from leadflow_events.envelope import CloudEvent, EVENT_CONTENT_TYPE
 from leadflow_events.errors import ContractViolation, UnknownEventType
 from leadflow_events.feedback import (
+    HANDOVER_ASSIGNED_V1,
     HANDOVER_FEEDBACK_RECORDED_V1,
     HANDOVER_SLA_BREACHED_V1,
+    AssignmentReason,
     FeedbackChannel,
     FeedbackDecision,
+    HandoverAssigned,
     HandoverFeedbackRecorded,
     HandoverSlaBreached,
     RejectionReason,
@@ -39,6 +42,7 @@ from leadflow_events.touchpoints import (
 )
 
 __all__ = [
+    "AssignmentReason",
     "Consent",
     "LEAD_ERASED_V1",
     "LeadErased",
@@ -48,9 +52,11 @@ __all__ = [
     "EVENT_CONTENT_TYPE",
     "FeedbackChannel",
     "FeedbackDecision",
+    "HANDOVER_ASSIGNED_V1",
     "HANDOVER_FEEDBACK_RECORDED_V1",
     "HANDOVER_FEEDBACK_TOPIC",
     "HANDOVER_SLA_BREACHED_V1",
+    "HandoverAssigned",
     "HandoverFeedbackRecorded",
     "HandoverSlaBreached",
     "KafkaRecord",

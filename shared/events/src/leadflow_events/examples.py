@@ -11,10 +11,13 @@ from typing import Any
 
 from leadflow_events.envelope import CloudEvent
 from leadflow_events.feedback import (
+    HANDOVER_ASSIGNED_V1,
     HANDOVER_FEEDBACK_RECORDED_V1,
     HANDOVER_SLA_BREACHED_V1,
+    AssignmentReason,
     FeedbackChannel,
     FeedbackDecision,
+    HandoverAssigned,
     HandoverFeedbackRecorded,
     HandoverSlaBreached,
     RejectionReason,
@@ -112,6 +115,19 @@ HANDOVER_ID = "ho_6a1f0c2d9e8b4f7a8c3d2e1f0a9b8c7d"
 SQL_EVENT_ID = "8e4f2b6a-1c3d-5e7f-9a0b-c1d2e3f4a5b6"
 
 
+def example_handover_assigned() -> CloudEvent[HandoverAssigned]:
+    """Ada becomes SQL: the DACH rule sends her to the enterprise team, whose round-robin gives her to Anna."""
+    assigned = AT + timedelta(seconds=1)
+    data = HandoverAssigned(
+        lead_id=LEAD_ID, handover_id=HANDOVER_ID, stage_event_id=SQL_EVENT_ID, team="enterprise-dach", member="anna",
+        assigned_at=assigned, reason=AssignmentReason.ROUTING, rule="dach-enterprise",
+    )
+    return CloudEvent[HandoverAssigned](
+        id="1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d", source="/leadflow/handover", type=HANDOVER_ASSIGNED_V1,
+        time=assigned, subject=LEAD_ID, dataschema=SCHEMA_BASE + f"{HANDOVER_ASSIGNED_V1}.schema.json", data=data,
+    )
+
+
 def example_handover_feedback_recorded() -> CloudEvent[HandoverFeedbackRecorded]:
     """Sales sends Ada back to nurture: interested, but not before next quarter."""
     decided = AT + timedelta(minutes=42)
@@ -142,6 +158,7 @@ def example_handover_sla_breached() -> CloudEvent[HandoverSlaBreached]:
 
 
 EXAMPLE_BUILDERS: dict[str, Callable[[], CloudEvent[Any]]] = {
+    HANDOVER_ASSIGNED_V1: example_handover_assigned,
     HANDOVER_FEEDBACK_RECORDED_V1: example_handover_feedback_recorded,
     HANDOVER_SLA_BREACHED_V1: example_handover_sla_breached,
     LEAD_STAGE_CHANGED_V1: example_lead_stage_changed,

@@ -1,11 +1,13 @@
-"""Payloads of the ``leadflow.handover-feedback`` topic: what sales did with a handover.
+"""Payloads of the ``leadflow.handover-feedback`` topic: who in sales has a handover, and what sales did with it.
 
+- ``leadflow.handover.assigned.v1``: a handover was given to a team and a member - when the lead
+  became SQL, and again whenever it was reassigned.
 - ``leadflow.handover.feedback_recorded.v1``: sales accepted or rejected a handover (with a
   reason from a fixed vocabulary), or reported the deal won or lost.
 - ``leadflow.handover.sla_breached.v1``: nobody accepted a handover before its deadline; it was
   escalated (and perhaps reassigned).
 
-Both are published by the handover service, keyed by the lead id, in order per lead.
+All are published by the handover service, keyed by the lead id, in order per lead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+HANDOVER_ASSIGNED_V1 = "leadflow.handover.assigned.v1"
 HANDOVER_FEEDBACK_RECORDED_V1 = "leadflow.handover.feedback_recorded.v1"
 HANDOVER_SLA_BREACHED_V1 = "leadflow.handover.sla_breached.v1"
 
@@ -92,3 +95,30 @@ class HandoverSlaBreached(BaseModel):
     missed_by: str | None = Field(default=None, description="The team member who had the lead and did not accept it.")
     escalated_to: str | None = Field(default=None, description="The destination the escalation was sent to, if any.")
     reassigned_to: str | None = Field(default=None, description="The team member the lead went to next, if it was reassigned.")
+
+
+class AssignmentReason(StrEnum):
+    """Why the handover went to this team and member."""
+
+    ROUTING = "routing"
+    """The routing rules chose the team and its round-robin the member, when the lead became SQL."""
+    SLA_REASSIGNMENT = "sla_reassignment"
+    """Nobody accepted before the deadline: the lead went to the next member of the team's round-robin."""
+
+
+class HandoverAssigned(BaseModel):
+    """A handover was assigned to a team and a member: when the lead became SQL, or again when it was reassigned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lead_id: str
+    handover_id: str = Field(description="The handover record (`GET /v1/handovers/{id}` on the handover service).")
+    stage_event_id: str = Field(description="The `leadflow.lead.stage_changed.v1` event that made the lead SQL.")
+    team: str | None = Field(default=None, description="The team that has the lead; null when no routing rule matched it.")
+    member: str | None = Field(
+        default=None, description="The member id (as in the routing file) who has the lead now; null when nobody in the "
+        "team was available.",
+    )
+    assigned_at: AwareDatetime = Field(description="When the assignment was made; a later assignment of the lead replaces it.")
+    reason: AssignmentReason
+    rule: str | None = Field(default=None, description="The routing rule that chose the team, if one did.")

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from leadflow_events.envelope import EVENT_CONTENT_TYPE, CloudEvent
 from leadflow_events.errors import ContractViolation, UnknownEventType
 from leadflow_events.feedback import (
-    HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, HandoverFeedbackRecorded, HandoverSlaBreached,
+    HANDOVER_ASSIGNED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, HandoverAssigned, HandoverFeedbackRecorded,
+    HandoverSlaBreached,
 )
 from leadflow_events.privacy import LEAD_ERASED_V1, LeadErased
 from leadflow_events.stages import LEAD_STAGE_CHANGED_V1, LeadStageChanged
@@ -24,6 +25,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     LEAD_ERASED_V1: LeadErased,
     HANDOVER_FEEDBACK_RECORDED_V1: HandoverFeedbackRecorded,
     HANDOVER_SLA_BREACHED_V1: HandoverSlaBreached,
+    HANDOVER_ASSIGNED_V1: HandoverAssigned,
 }
 CONTENT_TYPE_HEADER = ("content-type", EVENT_CONTENT_TYPE.encode())
 _VERSIONED = re.compile(r"^(?P<family>.+)\.v(?P<major>[0-9]+)$")

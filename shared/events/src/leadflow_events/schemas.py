@@ -36,6 +36,7 @@ TOPIC_OF_TYPE = {
     "leadflow.touchpoint.recorded.v1": TOUCHPOINTS_TOPIC,
     "leadflow.lead.stage_changed.v1": LEAD_STAGES_TOPIC,
     "leadflow.lead.erased.v1": LEAD_STAGES_TOPIC,
+    "leadflow.handover.assigned.v1": HANDOVER_FEEDBACK_TOPIC,
     "leadflow.handover.feedback_recorded.v1": HANDOVER_FEEDBACK_TOPIC,
     "leadflow.handover.sla_breached.v1": HANDOVER_FEEDBACK_TOPIC,
 }
@@ -49,9 +50,10 @@ TOPIC_DOCS = {
         "Delivery is at least once: dedupe on the CloudEvents `id`."
     ),
     HANDOVER_FEEDBACK_TOPIC: (
-        "What sales did with a handover - accepted, rejected with a reason, won, lost - and acceptance deadlines "
-        "that passed, in order per lead. Published by the handover service; scoring moves the lead's stage "
-        "(SAL, recycled to lead, customer, lost). Key: the lead id. Dedupe on the CloudEvents `id`."
+        "Who in sales has a handover (assigned when the lead became SQL, reassigned after a missed deadline), what "
+        "sales did with it - accepted, rejected with a reason, won, lost - and acceptance deadlines that passed, in "
+        "order per lead. Published by the handover service; scoring moves the lead's stage (SAL, recycled to lead, "
+        "customer, lost) and keeps the lead's current assignee. Key: the lead id. Dedupe on the CloudEvents `id`."
     ),
 }
 KEY_DOCS = {

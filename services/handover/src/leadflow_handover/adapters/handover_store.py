@@ -21,9 +21,15 @@ SUFFIX = "#"  # escalation and reassignment deliveries carry "<stage event id>#s
 LIST_COLUMNS = [c for c in handovers.c if c.name != "notification"]
 
 
-async def insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(insert(handovers).values(list(rows)).on_conflict_do_nothing(index_elements=[handovers.c.stage_event_id]))
+async def insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the handovers not recorded before; returns the ids of those that were new."""
+    if not rows:
+        return set()
+    inserted = await conn.execute(
+        insert(handovers).values(list(rows)).on_conflict_do_nothing(index_elements=[handovers.c.stage_event_id])
+        .returning(handovers.c.id)
+    )
+    return set(inserted.scalars())
 
 
 async def leads_with_handovers(conn: AsyncConnection, lead_ids: Sequence[str]) -> set[str]:

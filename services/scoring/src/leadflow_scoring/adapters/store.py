@@ -96,10 +96,14 @@ def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
     }
 
 
+# Who in sales has the lead is handover's news (``assignments``), not scoring state: scoring never overwrites it.
+NOT_SCORING_STATE = ("lead_id", "lead_key", "created_at", "row_updated_at", "assigned_team", "assigned_member", "assigned_at")
+
+
 def _lead_upsert() -> Any:
     stmt = insert(leads)
     excluded = stmt.excluded
-    updatable = [c.name for c in leads.columns if c.name not in ("lead_id", "lead_key", "created_at", "row_updated_at")]
+    updatable = [c.name for c in leads.columns if c.name not in NOT_SCORING_STATE]
     return stmt.on_conflict_do_update(
         index_elements=[leads.c.lead_id],
         set_={**{name: excluded[name] for name in updatable}, "row_updated_at": func.now()},

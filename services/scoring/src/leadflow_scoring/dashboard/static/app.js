@@ -6,7 +6,7 @@ const main = document.getElementById("main");
 const ROUTES = [
   [/^#\/funnel(?:\?(.*))?$/, "funnel", (m, config) => funnelView(new URLSearchParams(m[1] || ""), config)],
   [/^#\/leads\/([0-9a-fA-F-]{36})$/, "leads", (m, config) => leadView(m[1], config)],
-  [/^#\/leads(?:\?(.*))?$/, "leads", (m) => leadsView(new URLSearchParams(m[1] || ""))],
+  [/^#\/leads(?:\?(.*))?$/, "leads", (m, config) => leadsView(new URLSearchParams(m[1] || ""), config)],
   [/^#\/handover(?:\?(.*))?$/, "handover", (m, config) => handoverView(new URLSearchParams(m[1] || ""), config)],
 ];
 

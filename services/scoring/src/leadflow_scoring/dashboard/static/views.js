@@ -120,7 +120,7 @@ async function fillDeliveryTimes(config, target, data) {
 
 // ------------------------------------------------------------------------------------------ leads
 
-const FILTERS = ["q", "stage", "grade", "score_min", "score_max", "source", "updated_since", "sort", "order"];
+const FILTERS = ["q", "stage", "grade", "score_min", "score_max", "source", "team", "rep", "updated_since", "sort", "order"];
 
 function leadQuery(params) {
   const query = new URLSearchParams({ limit: "50" });
@@ -132,6 +132,28 @@ function leadQuery(params) {
   return query;
 }
 
+// "anna · enterprise-dach": who in sales has the lead (handover's latest assignment), or null.
+function assignee(assignment) {
+  if (!assignment) return null;
+  return [assignment.member || "nobody available", assignment.team].filter(Boolean).join(" · ");
+}
+
+// Team names and member ids from handover's routing, as suggestions for the filters; none when handover has none.
+async function teamSuggestions(config) {
+  let teams = [];
+  try {
+    teams = await handover(config, "/v1/teams");
+  } catch {
+    teams = [];
+  }
+  const members = new Map();
+  for (const team of teams) for (const m of team.members) members.set(m.id, m.name ? `${m.name} (${team.name})` : team.name);
+  return [
+    h("datalist", { id: "teams" }, teams.map((team) => h("option", { value: team.name }))),
+    h("datalist", { id: "reps" }, [...members].map(([id, label]) => h("option", { value: id, label }))),
+  ];
+}
+
 function leadRow(lead) {
   const open = () => { window.location.hash = `#/leads/${lead.lead_id}`; };
   return h("tr", { class: "clickable", dataset: { testid: "lead-row", leadId: lead.lead_id }, onclick: open },
@@ -141,11 +163,13 @@ function leadRow(lead) {
     h("td", {}, stageBadge(lead.stage)),
     h("td", { class: "num" }, fmt.int(lead.score)),
     h("td", {}, lead.grade),
+    h("td", { class: "small", dataset: { testid: "assignee" } }, assignee(lead.assignment) || h("span", { class: "muted" }, "–")),
     h("td", { class: "small" }, fmt.when(lead.updated_at)));
 }
 
-export async function leadsView(params) {
+export async function leadsView(params, config) {
   const query = leadQuery(params);
+  const suggestions = teamSuggestions(config);
   const select = (name, options, label) => h("label", {}, label, h("select", { name },
     options.map(([value, text]) => h("option", { value, selected: (params.get(name) || "") === value }, text))));
   const input = (name, label, attrs = {}) => h("label", {}, label, h("input", { name, value: params.get(name) || "", ...attrs }));
@@ -161,6 +185,8 @@ export async function leadsView(params) {
   input("score_min", "Score from", { type: "number" }),
   input("score_max", "to", { type: "number" }),
   input("source", "Source id"),
+  input("team", "Team", { list: "teams", size: 12 }),
+  input("rep", "Rep", { list: "reps", size: 10, placeholder: "member id" }),
   input("updated_since", "Active since", { type: "date" }),
   select("sort", [["updated_at", "last activity"], ["score", "score"], ["created_at", "created"]], "Sort by"),
   select("order", [["desc", "descending"], ["asc", "ascending"]], "Order"),
@@ -170,7 +196,7 @@ export async function leadsView(params) {
   const body = h("tbody", {});
   const table = h("table", { dataset: { testid: "lead-table" } },
     h("thead", {}, h("tr", {}, ["Name", "Company", "E-mail", "Stage"].map((t) => h("th", {}, t)),
-      h("th", { class: "num" }, "Score"), h("th", {}, "Grade"), h("th", {}, "Last activity"))), body);
+      h("th", { class: "num" }, "Score"), h("th", {}, "Grade"), h("th", {}, "Assigned to"), h("th", {}, "Last activity"))), body);
   const status = h("p", { class: "small muted" });
   const more = h("button", { class: "secondary more", type: "button" }, "Load more");
   let cursor = null;
@@ -185,14 +211,14 @@ export async function leadsView(params) {
     more.hidden = !cursor;
     more.disabled = false;
     status.textContent = `${fmt.int(shown)} lead${shown === 1 ? "" : "s"} shown${cursor ? "; more match" : ""}.`;
-    if (!shown) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No lead matches these filters.")));
+    if (!shown) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No lead matches these filters.")));
   };
   more.addEventListener("click", () => load().catch((error) => more.replaceWith(errorBox(error))));
   await load();
   return h("div", { dataset: { page: "leads" } },
     h("h1", {}, "Leads"),
-    h("section", { class: "panel" }, form,
-      h("p", { class: "small muted" }, "The assigned team or rep lives in the handover service and is not a filter here.")),
+    h("section", { class: "panel" }, form, await suggestions,
+      h("p", { class: "small muted" }, "Team and rep: who in sales has the lead, as the handover service assigned it when the lead became SQL (or reassigned it after a missed deadline).")),
     h("section", { class: "panel" }, status, table, more));
 }
 
@@ -266,6 +292,8 @@ export async function leadView(leadId, config) {
     ["Fit / engagement", `${score.fit} / ${score.engagement}`], ["Created", fmt.when(detail.created_at)],
     ["Last activity", fmt.when(detail.updated_at)], ["In stage since", fmt.when(detail.stage_changed_at)],
     ["Decay review", detail.review_at ? fmt.when(detail.review_at) : "–"], ["Model", `${score.model_id} (${score.model_hash})`],
+    ["Assigned to", h("span", { dataset: { testid: "lead-assignee" } },
+      detail.assignment ? `${assignee(detail.assignment)}, since ${fmt.when(detail.assignment.assigned_at)}` : "–")],
   ];
   if (score.disqualified_reason) facts.push(["Disqualified", score.disqualified_reason]);
   const decayed = score.ledger.reduce((total, line) => total + line.decayed_by, 0);
