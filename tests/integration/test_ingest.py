@@ -154,7 +154,7 @@ async def test_the_plain_touchpoint_post_and_the_route_answer_alike(settings_kw,
         fast = await client.post("/v1/touchpoints", json=body, headers=headers)
         again = await client.post("/v1/touchpoints", json=body, headers=headers)
         unauthenticated = await client.post("/v1/touchpoints", json=body)
-        wrong_key = await client.post("/v1/touchpoints", json=body, headers={"Authorization": "Bearer lf_nope"})
+        wrong_key = await client.post("/v1/touchpoints", json=body, headers={"Authorization": "Bearer not-the-key-0123456789"})
         invalid = await client.post("/v1/touchpoints", json={**body, "email": "not an address"}, headers=headers)
         not_json = await client.post("/v1/touchpoints", content=b"{", headers={**headers, "Content-Type": "application/json"})
     assert fast.status_code == 202 and fast.headers["content-type"] == "application/json"
