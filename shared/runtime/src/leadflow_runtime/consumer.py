@@ -38,6 +38,7 @@ from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.logs import get_logger
 
 log = get_logger(__name__)
+KAFKA_COMMIT_SECONDS = 1.0
 
 BATCH_SIZE = Histogram(
     "leadflow_consumer_batch_records", "Records per applied batch.", ["group"],
@@ -165,6 +166,8 @@ class TransactionalConsumer:
         self._stopping = asyncio.Event()
         self._last_lag_report = 0.0
         self._known_lag = 0
+        self._kafka_offsets: dict[TopicPartition, int] = {}
+        self._kafka_committed_at = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -265,9 +268,19 @@ class TransactionalConsumer:
                 delay = min(delay * 2, 5.0)
         if self.after_commit:
             self.after_commit()
-        commit = {tp: records[-1].offset + 1 for tp, records in batch.items() if tp in self.consumer.assignment()}
+        # Offsets in Kafka are informative only (lag in standard tools); PostgreSQL holds the truth. So they
+        # are committed at most once a second, not after every batch: a commit is a broker round trip the
+        # next batch would wait for.
+        self._kafka_offsets.update({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        now = time.monotonic()
+        if now - self._kafka_committed_at < KAFKA_COMMIT_SECONDS:
+            return
+        self._kafka_committed_at = now
+        assigned = self.consumer.assignment()
+        commit = {tp: offset for tp, offset in self._kafka_offsets.items() if tp in assigned}
+        self._kafka_offsets.clear()
         if commit:
-            try:  # informative only (lag in standard tools); PostgreSQL holds the truth
+            try:
                 await self.consumer.commit(commit)
             except Exception as exc:
                 log.debug("kafka offset commit skipped", error=str(exc))
