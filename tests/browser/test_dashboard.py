@@ -173,6 +173,15 @@ def show(page, hash_: str) -> None:  # type: ignore[no-untyped-def]
     assert not errors, errors
 
 
+def show_again(page, hash_: str) -> None:  # type: ignore[no-untyped-def]
+    """The page at ``hash_`` loaded afresh (setting the hash it already has would not)."""
+    page.evaluate("h => { window.location.hash = h; }", hash_)
+    page.reload()
+    page.wait_for_selector(f'main[data-ready="{hash_}"]', timeout=15000)
+    errors = page.locator("main .error").all_inner_texts()
+    assert not errors, errors
+
+
 def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
@@ -297,6 +306,31 @@ def test_the_handover_page_shows_delivery_status_and_failed_deliveries(stack, pa
         assert "no POST /v1/deliveries/{id}/replay" in replay.locator("xpath=..").get_attribute("title")
     assert fits_the_screen(page)
     screenshot(page, "handover")
+
+
+def test_the_handover_page_shows_acceptance_deadlines_and_time_to_acceptance(stack, page):
+    base = stack["handover"].url
+    handovers = httpx.get(f"{base}/v1/handovers", timeout=10).json()
+    assert len(handovers) == sum(lead.expect == "sql" for lead in stack["scenario"])  # one handover per SQL
+    show_again(page, "#/handover")
+    for status in ("pending", "accepted", "rejected"):
+        assert number(page.inner_text(f'[data-testid="handovers-{status}"]')) == sum(h["status"] == status for h in handovers)
+    rows = page.locator('[data-testid="open-handover"]')
+    waiting = rows.count()
+    assert waiting == sum(h["status"] == "pending" for h in handovers) > 0
+    assert page.locator('[data-testid="open-handover"][data-overdue="true"]').count() == 0  # one hour to accept
+    assert "inbound" in rows.first.inner_text()  # the team handover assigned
+    assert page.inner_text('[data-testid="time-to-acceptance"]') == "none accepted yet"
+
+    first = next(h for h in handovers if h["status"] == "pending")
+    r = httpx.post(f"{base}/v1/handovers/{first['id']}/accept", headers={"Authorization": f"Bearer {HANDOVER_KEY}"},
+                   json={"by": "browser-test"}, timeout=10)
+    assert r.status_code == 200, r.text
+    show_again(page, "#/handover")
+    assert number(page.inner_text('[data-testid="handovers-accepted"]')) == 1
+    assert page.locator('[data-testid="open-handover"]').count() == waiting - 1
+    assert page.inner_text('[data-testid="time-to-acceptance"]').startswith("median ")
+    screenshot(page, "handover-deadlines")
 
 
 def test_no_page_logged_an_error(page, problems):

@@ -25,6 +25,8 @@ export const fmt = {
   day: (iso) => (iso ? new Date(`${iso}T00:00:00Z`).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" }) : "–"),
   duration(seconds) {
     if (seconds === null || seconds === undefined) return "–";
+    if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;  // speed to sales is often under a second
+    if (seconds < 10) return `${seconds.toFixed(1)} s`;
     if (seconds < 90) return `${Math.round(seconds)} s`;
     if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
     if (seconds < 48 * 3600) return `${(seconds / 3600).toFixed(1)} h`;

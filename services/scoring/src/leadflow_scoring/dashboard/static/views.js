@@ -328,8 +328,62 @@ async function replayAvailable(config) {
   }
 }
 
+// Handovers with their acceptance deadlines; none from a handover service without GET /v1/handovers.
+async function handoverRecords(config) {
+  try {
+    return await handover(config, "/v1/handovers?limit=1000");
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
+function slaPanel(handovers) {
+  if (handovers === null) {
+    return h("section", { class: "panel" }, h("h2", {}, "Acceptance deadlines"),
+      h("p", { class: "muted" }, "This handover service records no handovers (no GET /v1/handovers)."));
+  }
+  const now = Date.now();
+  const counts = { pending: 0, accepted: 0, rejected: 0, won: 0, lost: 0 };
+  for (const ho of handovers) if (ho.status in counts) counts[ho.status] += 1;
+  const overdue = (ho) => ho.status === "pending" && ho.respond_by !== null && Date.parse(ho.respond_by) < now;
+  const missed = handovers.filter((ho) => ho.escalations.length > 0).length;
+  const open = handovers.filter((ho) => ho.status === "pending")
+    .sort((a, b) => (a.respond_by ? Date.parse(a.respond_by) : Infinity) - (b.respond_by ? Date.parse(b.respond_by) : Infinity));
+  const deadline = (ho) => {
+    if (ho.respond_by === null) return h("span", { class: "muted" }, ho.escalations.length ? "escalated" : "no deadline");
+    return overdue(ho) ? h("span", { class: "badge status-failed" }, `overdue since ${fmt.when(ho.respond_by)}`)
+      : h("span", { class: "badge status-succeeded" }, `by ${fmt.when(ho.respond_by)}`);
+  };
+  const row = (ho) => h("tr", { dataset: { testid: "open-handover", overdue: String(overdue(ho)) } },
+    h("td", {}, h("a", { href: `#/leads/${ho.lead_id}` }, ho.lead_id.slice(0, 8))),
+    h("td", {}, ho.team || h("span", { class: "muted" }, "–")),
+    h("td", {}, ho.member || h("span", { class: "muted" }, "nobody")),
+    h("td", { class: "small" }, fmt.when(ho.handed_over_at)),
+    h("td", { class: "small" }, deadline(ho)),
+    h("td", { class: "num" }, fmt.int(ho.escalations.length)));
+  return h("section", { class: "panel" }, h("h2", {}, "Acceptance deadlines"),
+    h("section", { class: "cards" }, Object.entries(counts).map(([status, n]) => h("div", { class: "card" },
+      h("div", { class: "label" }, status), h("div", { class: "value", dataset: { testid: `handovers-${status}` } }, fmt.int(n)))),
+      h("div", { class: "card" }, h("div", { class: "label" }, "missed a deadline"),
+        h("div", { class: "value", dataset: { testid: "handovers-missed" } }, fmt.int(missed)))),
+    h("p", { class: "small muted" }, `Waiting for sales (${open.length}), the nearest deadline first; a missed deadline is escalated `
+      + "and may hand the lead to the next rep."),
+    open.length ? h("div", { class: "scroll" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["Lead", "Team", "Rep", "Handed over", "Deadline"].map((t) => h("th", {}, t)),
+        h("th", { class: "num" }, "Escalations"))),
+      h("tbody", {}, open.slice(0, 200).map(row)))) : h("p", { class: "muted" }, "None waiting."));
+}
+
+function acceptanceTimes(handovers) {
+  return (handovers || []).filter((ho) => ho.accepted_at)
+    .map((ho) => (Date.parse(ho.accepted_at) - Date.parse(ho.qualified_at)) / 1000);
+}
+
 export async function handoverView(params, config) {
-  const [deliveries, canReplay] = await Promise.all([handover(config, "/v1/deliveries?limit=1000"), replayAvailable(config)]);
+  const [deliveries, canReplay, handovers] = await Promise.all([
+    handover(config, "/v1/deliveries?limit=1000"), replayAvailable(config), handoverRecords(config)]);
+  const accepted = acceptanceTimes(handovers);
   const counts = { pending: 0, succeeded: 0, failed: 0, disabled: 0 };
   for (const d of deliveries) counts[d.status] = (counts[d.status] || 0) + 1;
   const firstByLead = new Map();
@@ -402,13 +456,17 @@ export async function handoverView(params, config) {
       h("section", { class: "panel" }, h("h2", {}, "Speed to sales"),
         h("div", { class: "stat" }, h("span", {}, `SQL → first delivery (${times.length} leads)`),
           h("span", { class: "v" }, `median ${fmt.duration(quantile(times, 0.5))} · p90 ${fmt.duration(quantile(times, 0.9))}`)),
-        h("div", { class: "stat" }, h("span", {}, "SQL → accepted by sales"), h("span", { class: "v muted" }, "not available yet (no sales feedback)"))),
+        h("div", { class: "stat" }, h("span", {}, `SQL → accepted by sales (${accepted.length} leads)`),
+          h("span", { class: "v", dataset: { testid: "time-to-acceptance" } }, accepted.length
+            ? `median ${fmt.duration(quantile(accepted, 0.5))} · p90 ${fmt.duration(quantile(accepted, 0.9))}`
+            : "none accepted yet"))),
       h("section", { class: "panel" }, h("h2", {}, `Failed deliveries (${failed.length})`),
         canReplay ? h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
           h("label", {}, "Handover admin key (only kept in this page)", keyInput)) : h("p", { class: "small muted" }, NO_ENDPOINT),
         message,
         failed.length ? h("div", { class: "scroll" }, h("table", {}, head(true), h("tbody", {}, failed.map((d) => row(d, true)))))
           : h("p", { class: "muted" }, "None."))),
+    slaPanel(handovers),
     h("section", { class: "panel" }, h("h2", {}, "Deliveries"),
       h("p", { class: "small muted" }, `The latest ${fmt.int(deliveries.length)} from ${config.handover_url}; status `, filter),
       h("div", { class: "scroll" }, h("table", {}, head(false), h("tbody", {}, shown.map((d) => row(d, false)))))));
