@@ -13,13 +13,12 @@ import json
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port, wait_for
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import ARTIFACTS, ROOT
 
@@ -67,15 +66,6 @@ def _demo_module():  # type: ignore[no-untyped-def]
     spec.loader.exec_module(module)
     return module
 
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.3):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.fixture(scope="module")

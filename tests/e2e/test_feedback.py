@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 from leadflow_events import StageCauseKind, decode_event
 from leadflow_scoring.domain.scoring import lead_id_for
 from tests.support.kafka import read_all
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port, wait_for
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -62,15 +62,6 @@ def services(test_env, receiver, tmp_path_factory):
     for p in procs:
         p.stop()
 
-
-def wait_for(predicate, timeout: float = 45.0, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def qualify(ingest: str, email: str) -> str:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from leadflow_scoring.domain.scoring import lead_id_for
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -54,15 +54,6 @@ def lead(services, email: str) -> dict | None:
     r = httpx.get(f"{services['scoring'].url}/v1/leads/{lead_id_for(email)}", timeout=10)
     return r.json() if r.status_code == 200 else None
 
-
-def wait_for(predicate, timeout: float = 45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    return predicate()
 
 
 def test_imported_contacts_become_scored_leads_with_their_profile_and_the_fair_points(services, api_key):

@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from leadflow_scoring.domain.scoring import lead_id_for
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, wait_for
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -58,15 +58,6 @@ def services(test_env, receiver):
     for p in procs:
         p.stop()
 
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def test_touchpoints_become_one_signed_notification_per_sales_qualified_lead(services, receiver):

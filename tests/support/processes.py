@@ -88,3 +88,14 @@ class ServiceProcess:
             self.proc.wait(5)
             raise
         return time.monotonic() - t0
+
+
+def wait_for(predicate, timeout: float = 45.0, interval: float = 0.25):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` passes (its last value)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

@@ -21,12 +21,10 @@ from starlette.requests import Request
 from leadflow_runtime import tracing
 from leadflow_runtime.problems import Problem, problem_response
 
-from leadflow_ingest.adapters.store import KEY_PREFIX
-from leadflow_ingest.auth import ApiKeys, Caller
+from leadflow_ingest.auth import authenticate
 from leadflow_ingest.contracts import Accepted, TouchpointIn
 from leadflow_ingest.deps import kafka_unavailable
-from leadflow_ingest.publish import KafkaUnavailable, TouchpointPublisher, build_event, event_id_for, utcnow
-from leadflow_ingest.registry import RegistryUnavailable, SourceRegistry
+from leadflow_ingest.publish import KafkaUnavailable, build_event, event_id_for, utcnow
 from leadflow_ingest.routes import request_traceparent, router, scope_touchpoints
 
 PATH = "/v1/touchpoints"
@@ -67,31 +65,22 @@ class TouchpointFastPath:
         await send({"type": "http.response.body", "body": payload})
 
     async def _record(self, scope: dict[str, Any], body: bytes) -> Accepted:
-        headers = _headers(scope)
-        if not headers.get("content-type", "").startswith("application/json"):
-            raise _Delegate
-        idempotency_key = headers.get("idempotency-key")
-        if idempotency_key is not None and len(idempotency_key) > 128:
-            raise _Delegate
-        traceparent = headers.get("traceparent")
-        if traceparent is not None and len(traceparent) > 128:
-            raise _Delegate
-        state = scope["app"].state
-        caller = await _caller(state, headers)
-        try:
-            item = TouchpointIn.model_validate_json(body)
-        except ValidationError:
-            raise _Delegate from None
         request = Request(scope)
+        headers = request.headers
+        idempotency_key, traceparent = headers.get("idempotency-key"), headers.get("traceparent")
+        if (not headers.get("content-type", "").startswith("application/json")
+                or len(idempotency_key or "") > 128 or len(traceparent or "") > 128):
+            raise _Delegate
         try:
+            caller = await authenticate(request)
+            item = TouchpointIn.model_validate_json(body)
             await scope_touchpoints(request, caller, [item])
-        except (Problem, RegistryUnavailable):
+        except (Problem, ValidationError):
             raise _Delegate from None
         event = build_event(item, event_id_for(item, idempotency_key), utcnow(), request_traceparent(traceparent))
-        publisher: TouchpointPublisher = state.publisher
         with structlog.contextvars.bound_contextvars(event_id=event.id):
             try:
-                await publisher.publish([event])
+                await request.app.state.publisher.publish([event])
             except KafkaUnavailable as exc:
                 raise kafka_unavailable(request, exc) from exc
         return Accepted(event_id=event.id, lead_key=event.data.identity.lead_key)
@@ -104,37 +93,6 @@ class TouchpointFastPath:
                 None,
             )
         scope["route"] = self._route
-
-
-async def _caller(state: Any, headers: dict[str, str]) -> Caller:
-    presented = None
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            presented = value.strip()
-    presented = presented or headers.get("x-api-key")
-    if not presented:
-        if state.settings.authentication_required:
-            raise _Delegate
-        return Caller(None)
-    static: ApiKeys = state.api_keys
-    if static.accepts(presented):
-        return Caller(None, "static")
-    if not presented.startswith(KEY_PREFIX) or len(presented) >= 100:
-        raise _Delegate
-    registry: SourceRegistry = state.registry
-    try:
-        grant = await registry.key(presented)
-    except RegistryUnavailable:
-        raise _Delegate from None
-    if grant is None:
-        raise _Delegate
-    return Caller(grant.source_id, grant.key_id)
-
-
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 async def _read_body(receive: Any) -> bytes:
