@@ -34,6 +34,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -660,15 +661,21 @@ def _pg_ensure_os_user(cfg: Config) -> None:
                 with contextlib.suppress(FileNotFoundError):
                     os.lchown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
         os.chown(cfg.pg_data, pw.pw_uid, pw.pw_gid)
-    # The postgres user must be able to reach the state folder.
+    # The postgres user must be able to reach the state folder. A folder on the way that others may not
+    # enter (a checkout in a `mktemp -d` folder, mode 700) gets search permission for others (o+x: enter,
+    # not list); we are root here, and say so.
     path = cfg.pg_dir
     while path != path.parent:
         if not os.access(path, os.F_OK):
             break
         mode = path.stat().st_mode
         if path.stat().st_uid != pw.pw_uid and not mode & 0o001:
-            raise StackError(
-                f"{path} is not searchable by the postgres user; set LEADFLOW_LOCAL_STATE to a folder it can reach")
+            say(f"letting the postgres user enter {path} (chmod o+x) to reach its data folder")
+            try:
+                os.chmod(path, stat.S_IMODE(mode) | 0o001)
+            except OSError as exc:
+                raise StackError(f"{path} is not searchable by the postgres user and cannot be made so ({exc}); "
+                                 "set LEADFLOW_LOCAL_STATE to a folder it can reach") from exc
         path = path.parent
 
 
