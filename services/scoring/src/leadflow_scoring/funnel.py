@@ -275,7 +275,7 @@ async def funnel(engine: AsyncEngine, start: date, end: date, by: Period) -> Fun
         ],
         flow=[
             FlowView(from_stage=Stage(f) if f != NEW else None, to_stage=Stage(to), count=n)
-            for (f, to), n in sorted(flow.items(), key=lambda kv: -kv[1])
+            for (f, to), n in sorted(flow.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         time_to_stage={
             stage: TimeToStage(leads=sum(h.values()), median_seconds=percentile(h, 0.5), p90_seconds=percentile(h, 0.9))
