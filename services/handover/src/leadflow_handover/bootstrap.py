@@ -93,7 +93,8 @@ class Container:
             name=s.handover_group_id, consumer=consumer, producer=producer, engine=self.engine,
             offsets=OffsetStore(consumer_offsets, s.handover_group_id), topics=[s.topic_lead_stages],
             handler=PrivacyFirst(RecordHandovers(lead_url=s.handover_lead_url, routing=self.config.routing, sla=self.sla,
-                                                 links=self.links, feedback_topic=s.topic_handover_feedback)),
+                                                 links=self.links, feedback_topic=s.topic_handover_feedback,
+                                                 handoff=dispatcher.submit, lease_seconds=s.handover_lease_seconds)),
             expected_types=[LEAD_STAGE_CHANGED_V1, LEAD_ERASED_V1], heartbeat=self.health.heartbeat("stage-consumer"),
             after_commit=wake_senders,  # deliveries to send, assignments to publish
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_events import HANDOVER_FEEDBACK_TOPIC, AssignmentReason, LeadStageChanged, Stage, StageCauseKind
 from leadflow_runtime import tracing
-from leadflow_runtime.consumer import Delivered
+from leadflow_runtime.consumer import Delivered, call_after_commit, in_consumer_transaction
 
 from leadflow_handover import feedback_events
 from leadflow_handover.adapters import destination_store, handover_store
+from leadflow_handover.adapters.destination_store import StoredDestination
 from leadflow_handover.adapters.tables import deliveries, outbox
 from leadflow_handover.assigning import AssignLead, AssignLeads
+from leadflow_handover.dispatch import HandedOver
 from leadflow_handover.domain.routing import LeadFacts, Routing, normalise_interest
 from leadflow_handover.domain.sla import SlaPolicy
 from leadflow_handover.feedback_links import FeedbackLinks
@@ -57,6 +59,10 @@ class RecordHandovers:
     sla: SlaPolicy = field(default_factory=lambda: SlaPolicy(accept_within=None))
     links: FeedbackLinks = field(default_factory=lambda: FeedbackLinks("http://127.0.0.1:8002"))
     feedback_topic: str = HANDOVER_FEEDBACK_TOPIC  # where assignments are announced
+    # Set: new deliveries are written claimed (attempt 1, under a lease of ``lease_seconds``) and handed to this
+    # callback once the transaction committed, so the dispatcher sends them without a claim round trip.
+    handoff: Callable[[list[HandedOver], dict[str, StoredDestination]], None] | None = None
+    lease_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         self.assign = AssignLeads(self.routing)
@@ -74,6 +80,8 @@ class RecordHandovers:
             for d in batch if d.event.data.to_stage in ASSIGNED_STAGES
         ], now)
         feedback = await self._record_handovers(conn, batch, extras, assignees, now)
+        handoff = self.handoff if in_consumer_transaction() else None
+        lease_until = now + timedelta(seconds=self.lease_seconds)
         rows: list[dict[str, Any]] = []
         for d in batch:
             change: LeadStageChanged = d.event.data
@@ -90,12 +98,31 @@ class RecordHandovers:
                     "id": did, "stage_event_id": d.event.id, "lead_id": change.lead_id, "destination": dest.name,
                     "status": "pending", "payload": body.model_dump(mode="json"), "qualified_at": change.occurred_at,
                     "traceparent": _traceparent(d), "last_error": None,  # every row has the same keys: one INSERT
+                    "attempts": 0, "next_attempt_at": now,
                 }
                 if not target.enabled:
                     row |= {"status": "disabled", "last_error": f"not sent: the destination is disabled ({target.disabled_reason})"}
+                elif handoff is not None:
+                    row |= {"attempts": 1, "next_attempt_at": lease_until}
                 rows.append(row)
-        if rows:
-            await conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=[deliveries.c.id]))
+        if not rows:
+            return
+        inserted = await conn.execute(
+            insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=[deliveries.c.id])
+            .returning(deliveries.c.id, deliveries.c.seq, deliveries.c.payload)  # the payload as stored, as a retry sends it
+        )
+        if handoff is None:
+            return
+        stored = {r.id: r for r in inserted}  # a re-consumed stage event inserts nothing: nothing to hand over
+        handed = [
+            HandedOver(id=row["id"], lead_id=str(row["lead_id"]), destination=row["destination"],
+                       payload=stored[row["id"]].payload, qualified_at=row["qualified_at"], traceparent=row["traceparent"],
+                       seq=stored[row["id"]].seq)
+            for row in rows if row["id"] in stored and row["attempts"] == 1
+        ]
+        if handed:
+            by_name = {target.config.name: target for target in targets}
+            call_after_commit(lambda: handoff(handed, by_name))
 
     async def _record_handovers(
         self, conn: AsyncConnection, batch: Sequence[Delivered], extras: dict[str, StageExtras],

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import Table, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -63,6 +65,27 @@ class Delivered:
 
 BatchHandler = Callable[[AsyncConnection, Sequence[Delivered]], Awaitable[None]]
 
+_AFTER_COMMIT: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "leadflow_after_commit", default=None
+)
+
+
+def in_consumer_transaction() -> bool:
+    """True inside a handler called by ``TransactionalConsumer`` (where ``call_after_commit`` works)."""
+    return _AFTER_COMMIT.get() is not None
+
+
+def call_after_commit(hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the consumer's current transaction has committed; never if it rolls back.
+
+    For work that may only start once the effects are durable and visible, such as sending
+    what the transaction recorded. Only inside a handler called by ``TransactionalConsumer``.
+    """
+    hooks = _AFTER_COMMIT.get()
+    if hooks is None:
+        raise RuntimeError("call_after_commit() works only inside a TransactionalConsumer handler")
+    hooks.append(hook)
+
 
 class OffsetStore:
     def __init__(self, table: Table, group_id: str) -> None:
@@ -81,34 +104,54 @@ class OffsetStore:
         )
         return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
 
-    async def lock(self, conn: AsyncConnection, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        """Lock the offset rows of these partitions for this transaction (creating them at 0)."""
-        t = self.table
-        ordered = sorted(tps, key=lambda tp: (tp.topic, tp.partition))  # one lock order: no deadlocks
-        await conn.execute(
-            insert(t)
-            .values([{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": 0} for tp in ordered])
-            .on_conflict_do_nothing()
-        )
-        rows = await conn.execute(
-            select(t.c.topic, t.c.partition, t.c.next_offset)
-            .where(
-                t.c.group_id == self.group_id,
-                tuple_(t.c.topic, t.c.partition).in_([(tp.topic, tp.partition) for tp in ordered]),
+    async def advance(self, conn: AsyncConnection, ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Lock these partitions' offset rows for this transaction, move each to ``max(stored, end)`` and return
+        what was stored before (0 for a partition seen the first time).
+
+        One statement in the usual case (the rows exist): a batch's offset bookkeeping is one round trip.
+        """
+        if not ends:
+            return {}
+        ordered = sorted(ends, key=lambda tp: (tp.topic, tp.partition))  # one lock order: no deadlocks
+        before = await self._advance(conn, ordered, ends)
+        missing = [tp for tp in ordered if tp not in before]
+        if missing:  # a partition this group never applied: create its row, then advance it like the others
+            t = self.table
+            await conn.execute(
+                insert(t)
+                .values([{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": 0}
+                         for tp in missing])
+                .on_conflict_do_nothing()
             )
-            .order_by(t.c.topic, t.c.partition)
-            .with_for_update()
-        )
+            before |= await self._advance(conn, missing, ends)
+        return before
+
+    async def _advance(self, conn: AsyncConnection, tps: list[TopicPartition], ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        rows = await conn.execute(self._advance_sql, {
+            "group_id": self.group_id, "topics": [tp.topic for tp in tps], "partitions": [tp.partition for tp in tps],
+            "ends": [ends[tp] for tp in tps],
+        })
         return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
 
-    async def save(self, conn: AsyncConnection, offsets: dict[TopicPartition, int]) -> None:
-        t = self.table
-        for tp, next_offset in offsets.items():
-            await conn.execute(
-                t.update()
-                .where(t.c.group_id == self.group_id, t.c.topic == tp.topic, t.c.partition == tp.partition)
-                .values(next_offset=next_offset, updated_at=func.now())
-            )
+    @functools.cached_property
+    def _advance_sql(self) -> Any:
+        # The sub-select locks the rows in one order and reads the stored offsets; the UPDATE returns those.
+        return text(f"""
+            UPDATE {self.table.fullname} AS t
+               SET next_offset = GREATEST(old.next_offset, v.next_offset), updated_at = now()
+              FROM (SELECT o.topic, o.partition, o.next_offset
+                      FROM {self.table.fullname} AS o
+                      JOIN unnest(CAST(:topics AS varchar[]), CAST(:partitions AS integer[])) AS w(topic, partition)
+                        ON o.topic = w.topic AND o.partition = w.partition
+                     WHERE o.group_id = :group_id
+                     ORDER BY o.topic, o.partition
+                       FOR UPDATE OF o) AS old
+              JOIN unnest(CAST(:topics AS varchar[]), CAST(:partitions AS integer[]), CAST(:ends AS bigint[]))
+                   AS v(topic, partition, next_offset)
+                ON v.topic = old.topic AND v.partition = old.partition
+             WHERE t.group_id = :group_id AND t.topic = old.topic AND t.partition = old.partition
+         RETURNING old.topic, old.partition, old.next_offset
+        """)
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -285,6 +328,22 @@ class TransactionalConsumer:
             except Exception as exc:
                 log.debug("kafka offset commit skipped", error=str(exc))
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose ``call_after_commit`` hooks run once it committed (and never if it rolled back)."""
+        hooks: list[Callable[[], None]] = []
+        token = _AFTER_COMMIT.set(hooks)
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        finally:
+            _AFTER_COMMIT.reset(token)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # the transaction stands; a hook only hurries work along
+                log.exception("after-commit hook failed")
+
     def _decode(self, records: list[ConsumerRecord]) -> tuple[list[Delivered], list[DeadLetter]]:
         good, bad = [], []
         for rec in records:
@@ -300,7 +359,7 @@ class TransactionalConsumer:
         good, bad = self._decode(records)
         try:
             with _event_id_bound(good if len(records) == 1 else ()):
-                async with self.engine.begin() as conn:
+                async with self._transaction() as conn:
                     fresh = await self._claim(conn, batch, good, bad)
                     if bad:
                         await self._dead_letter(bad)
@@ -332,10 +391,7 @@ class TransactionalConsumer:
         self, conn: AsyncConnection, batch: dict[TopicPartition, list[ConsumerRecord]], good: list[Delivered], bad: list[DeadLetter]
     ) -> list[Delivered]:
         """Lock the partitions' offsets, drop records already applied, and advance the offsets."""
-        stored = await self.offsets.lock(conn, list(batch))
-        await self.offsets.save(
-            conn, {tp: max(stored.get(tp, 0), recs[-1].offset + 1) for tp, recs in batch.items()}
-        )
+        stored = await self.offsets.advance(conn, {tp: recs[-1].offset + 1 for tp, recs in batch.items()})
         stale = {(tp.topic, tp.partition): off for tp, off in stored.items()}
         fresh = [d for d in good if d.record.offset >= stale.get((d.record.topic, d.record.partition), 0)]
         bad[:] = [b for b in bad if b.record.offset >= stale.get((b.record.topic, b.record.partition), 0)]
@@ -348,14 +404,14 @@ class TransactionalConsumer:
         single = {tp: [rec]}
         if delivered is None:  # undecodable: dead-letter it with its offset
             _, bad = self._decode([rec])
-            async with self.engine.begin() as conn:
+            async with self._transaction() as conn:
                 await self._claim(conn, single, [], bad)
                 if bad:
                     await self._dead_letter(bad)
             RECORDS.labels(self.name, "dead_lettered").inc(len(bad))
             return 0
         try:
-            async with self.engine.begin() as conn:
+            async with self._transaction() as conn:
                 fresh = await self._claim(conn, single, [delivered], [])
                 if fresh:
                     await self.handler(conn, fresh)
@@ -367,7 +423,7 @@ class TransactionalConsumer:
             log.error("record failed permanently; dead-lettering it", topic=rec.topic, partition=rec.partition,
                       offset=rec.offset, error=f"{type(exc).__name__}: {exc}"[:500])
             letter = DeadLetter(rec, f"{type(exc).__name__}: {exc}", type(exc).__name__)
-            async with self.engine.begin() as conn:
+            async with self._transaction() as conn:
                 if await self._claim(conn, single, [delivered], []):
                     await self._dead_letter([letter])
             RECORDS.labels(self.name, "dead_lettered").inc()

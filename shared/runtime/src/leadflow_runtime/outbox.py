@@ -136,26 +136,22 @@ class OutboxRelay:
         Kafka's acknowledgements; return how many were published."""
         t = self.table
         async with self.engine.begin() as conn:
+            # One statement: lock every pending shard no other instance holds, and read what is pending in those.
             pending = select(t.c.shard).where(t.c.published_at.is_(None)).group_by(t.c.shard).subquery()
-            locked = (
-                await conn.execute(
-                    select(pending.c.shard).where(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, pending.c.shard))
-                )
-            ).scalars().all()
-            if not locked:
-                return 0  # nothing pending, or other instances hold every pending shard
+            # a CTE runs once (it calls a volatile function), so each shard is tried once, not once per row
+            locked = select(pending.c.shard).where(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, pending.c.shard)).cte("locked")
             rows = (
                 await conn.execute(
-                    select(t.c.id, t.c.topic, t.c.key, t.c.value, t.c.headers)
-                    .where(t.c.shard.in_(locked), t.c.published_at.is_(None))
+                    select(t.c.id, t.c.shard, t.c.topic, t.c.key, t.c.value, t.c.headers)
+                    .where(t.c.shard.in_(select(locked.c.shard)), t.c.published_at.is_(None))
                     .order_by(t.c.id)  # per key (so per shard) in the order written
                     .limit(self.batch_size)
                 )
             ).all()
             if not rows:
-                return 0
+                return 0  # nothing pending, or other instances hold every pending shard
             links = tracing.links_to(tracing.header_value(row.headers) for row in rows)
-            with tracing.producer_span(rows[0].topic, len(rows), links=links, **{"leadflow.outbox.shards": len(locked)}):
+            with tracing.producer_span(rows[0].topic, len(rows), links=links, **{"leadflow.outbox.shards": len({r.shard for r in rows})}):
                 futures = []
                 for row in rows:
                     headers = [(k, v.encode("latin-1")) for k, v in row.headers]
