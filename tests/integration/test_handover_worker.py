@@ -131,3 +131,28 @@ async def test_unreachable_receiver_fails_after_the_schedule(test_env):
     assert failed, "delivery never marked failed"
     assert failed[0]["attempts"] == 3
     assert all(a["status_code"] is None and a["error"] for a in failed[0]["attempt_log"])
+
+
+async def test_the_intake_hands_new_deliveries_to_the_dispatcher_without_a_claim(test_env, monkeypatch):
+    """A new SQL is sent straight from the intake's commit: with claiming switched off it still arrives, once,
+    recorded as attempt 1 of a delivery that was claimed when it was written."""
+    from leadflow_handover.dispatch import Dispatcher
+
+    claims = []
+
+    async def no_claim(self, limit):
+        claims.append(limit)
+        return []
+
+    monkeypatch.setattr(Dispatcher, "_claim", no_claim)
+    with WebhookReceiver() as receiver:
+        await produce(test_env.infra.kafka_bootstrap, test_env.stages_topic, [stage_event(Stage.SQL, "handed@example.org")])
+        async with handover_running(test_env, receiver, f"{test_env.prefix}.h-handoff") as app:
+            got = await wait_received(receiver, 1)
+            deliveries = await deliveries_of(app)
+    mine = [r for r in got if r.json["lead"]["email"] == "handed@example.org"]
+    assert [r.answered for r in mine] == [200]
+    d = next(d for d in deliveries if d["id"] == mine[0].headers["webhook-id"])
+    assert d["status"] == "succeeded" and d["attempts"] == 1
+    assert claims, "the dispatcher loop ran (and claimed nothing): the hand-off did the sending"
+    Webhook(SECRET).verify(mine[0].body, mine[0].headers)

@@ -89,6 +89,7 @@ class Container:
             feedback_topic=s.topic_handover_feedback, interval=s.handover_sla_check_seconds, after_commit=wake_senders,
             heartbeat=self.health.heartbeat("sla-sweep", max_silence=max(120.0, 3 * s.handover_sla_check_seconds)),
         )
+        relay.wake_after_consumer_writes()  # assignments announced by the intake
         self.consumer = TransactionalConsumer(
             name=s.handover_group_id, consumer=consumer, producer=producer, engine=self.engine,
             offsets=OffsetStore(consumer_offsets, s.handover_group_id), topics=[s.topic_lead_stages],
@@ -96,7 +97,7 @@ class Container:
                                                  links=self.links, feedback_topic=s.topic_handover_feedback,
                                                  handoff=dispatcher.submit, lease_seconds=s.handover_lease_seconds)),
             expected_types=[LEAD_STAGE_CHANGED_V1, LEAD_ERASED_V1], heartbeat=self.health.heartbeat("stage-consumer"),
-            after_commit=wake_senders,  # deliveries to send, assignments to publish
+            # no after_commit: the intake hands its deliveries to the dispatcher itself
         )
         self.health.readiness["kafka"] = lambda: kafka_ready(producer)
         try:  # usually PostgreSQL answers at once and the API shows the configured destinations from the start

@@ -60,6 +60,7 @@ class Container:
             heartbeat=self.health.heartbeat("outbox-relay"),
         )
         self.relay = relay
+        relay.wake_after_consumer_writes()  # the consumer's batches that emit stage events wake it once committed
         self.consumer = TransactionalConsumer(
             name=s.scoring_group_id, consumer=consumer, producer=producer, engine=self.engine,
             offsets=OffsetStore(consumer_offsets, s.scoring_group_id), topics=[s.topic_touchpoints, s.topic_handover_feedback],
@@ -69,7 +70,7 @@ class Container:
                 assignments=apply_assignments,
             ),
             expected_types=[TOUCHPOINT_RECORDED_V1, HANDOVER_FEEDBACK_RECORDED_V1, HANDOVER_SLA_BREACHED_V1, HANDOVER_ASSIGNED_V1],
-            heartbeat=self.health.heartbeat("touchpoint-consumer"), after_commit=relay.wake,
+            heartbeat=self.health.heartbeat("touchpoint-consumer"),
             max_records=s.scoring_max_batch,
         )
         self.sweep = DecaySweep(

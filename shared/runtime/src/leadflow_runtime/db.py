@@ -11,7 +11,10 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Asyn
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: with asyncpg it costs three round trips (BEGIN, ping, ROLLBACK) on every checkout. A
+        # connection PostgreSQL dropped fails its first statement instead, which invalidates the whole pool;
+        # workers retry that as a transient failure and the APIs answer 503 with Retry-After.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )

@@ -7,7 +7,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leadflow_runtime.errors import is_transient
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -94,6 +97,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             422, f"The request is invalid: {summary}{more}.", instance=request.url.path,
             type_="https://leadflow.dev/problems/validation", errors=errors,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc  # a bug, not an outage: the server error handler logs it and answers 500
+        # e.g. the first use of a pooled connection after PostgreSQL restarted; the pool reconnects
+        return problem_response(
+            503, f"PostgreSQL is unavailable or dropped the connection ({type(exc.orig or exc).__name__}); "
+                 "retry the request in a moment.",
+            instance=request.url.path, headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(StarletteHTTPException)
