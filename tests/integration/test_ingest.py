@@ -170,3 +170,25 @@ async def test_the_plain_touchpoint_post_and_the_route_answer_alike(settings_kw,
     assert len(mine) == 2  # the resend is published again under the same event id; scoring records it once
     for rec in mine:  # like the route: every touchpoint carries a trace id, minted when the caller sent none
         assert any(k == "traceparent" for k, _ in rec.headers), rec.headers
+
+
+async def test_the_plain_post_keeps_the_callers_trace_and_limits_streamed_bodies(settings_kw, test_env):
+    """The fast path sits in front of the middlewares, so it passes the caller's ``traceparent`` on itself and
+    hands a body streamed past the limit (no Content-Length) to the body-limit middleware: 413."""
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    body = {"type": "page_viewed", "email": "traced@example.com", "properties": {"url": "https://acme.example/"}}
+
+    async def streamed():
+        for _ in range(40):
+            yield b"x" * 2000
+
+    async with ingest_client(**settings_kw, ingest_api_keys=[API_KEY]) as client:
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+        traced = await client.post("/v1/touchpoints", json=body, headers={**auth, "traceparent": traceparent})
+        huge = await client.post("/v1/touchpoints", content=streamed(), headers={**auth, "Content-Type": "application/json"})
+    assert traced.status_code == 202
+    assert huge.status_code == 413 and huge.headers["content-type"] == "application/problem+json"
+    records = await read_all(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, expect=1)
+    mine = [rec for rec in records if decode_event(rec.value, rec.headers).id == traced.json()["event_id"]]
+    assert len(mine) == 1
+    assert dict(mine[0].headers)["traceparent"] == traceparent.encode()

@@ -21,11 +21,10 @@ from leadflow_runtime.metrics import install_http_metrics, metrics_router
 from leadflow_runtime.problems import install_problem_handlers, problem_response
 from leadflow_runtime.tracing import FASTAPI_TELEMETRY, TraceContextMiddleware, configure_tracing, flush_tracing
 
-from leadflow_ingest import admin, browser, routes, webhooks
+from leadflow_ingest import admin, browser, fast_path, routes, webhooks
 from leadflow_ingest.adapters.import_store import ImportStore
 from leadflow_ingest.adapters.store import SourceStore
 from leadflow_ingest.auth import ApiKeys
-from leadflow_ingest.fast_path import TouchpointFastPath
 from leadflow_ingest.imports import api as imports_api
 from leadflow_ingest.imports.runner import ImportRunner
 from leadflow_ingest.limits import BodyLimitMiddleware
@@ -139,8 +138,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for error in (SQLAlchemyError, OSError):  # sources, keys, imports and admin calls need PostgreSQL
         app.add_exception_handler(error, _database_problem)  # type: ignore[arg-type]
-    # Innermost: the plain case of POST /v1/touchpoints without FastAPI's per-request machinery (see fast_path).
-    app.add_middleware(TouchpointFastPath)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.ingest_max_body_bytes,
@@ -150,6 +147,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     install_http_metrics(app)
     app.add_middleware(TraceContextMiddleware)  # every request has a trace id, on its events and log lines
+    # Outermost: the plain case of POST /v1/touchpoints without FastAPI's per-request machinery (see fast_path).
+    fast_path.install(app, max_body_bytes=settings.ingest_max_body_bytes)
     app.include_router(health_router(health))
     app.include_router(metrics_router())
     app.include_router(routes.router)

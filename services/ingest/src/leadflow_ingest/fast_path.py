@@ -2,33 +2,46 @@
 
 A well-formed touchpoint with a valid key is parsed straight from the JSON bytes, filed under
 its source, published and answered here: the same checks and the same answer as the route in
-``routes.py``, at a fraction of the CPU (dependency resolution and response validation cost more
-than the rest of the request together). Anything else - no key or a wrong one, JSON that does
-not parse or validate, a wrong source, a rate limit, a registry that cannot be reached - is
-handed to the FastAPI route with the body it came with, so every error answer (RFC 9457) and
-its documentation stay in one place. While tracing is on, every request takes the route, which
-makes the server span.
+``routes.py``, at a fraction of the CPU. It wraps the whole application (``install``), so it
+also does the little the middlewares would do for such a request: the body limit, the trace
+context (the caller's ``traceparent`` or a minted one, bound to log lines as ``trace_id``) and
+the HTTP metrics. Anything else - an oversized body, no key or a wrong one, JSON that does not
+parse or validate, a wrong source, a rate limit, a registry that cannot be reached - is handed
+to the application with the body it came with, so every error answer (RFC 9457) and its
+documentation stay in one place. While tracing is on, every request takes the application,
+which makes the server span.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
+from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.requests import Request
 
 from leadflow_runtime import tracing
+from leadflow_runtime.logs import get_logger
+from leadflow_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from leadflow_runtime.problems import Problem, problem_response
 
 from leadflow_ingest.auth import authenticate
 from leadflow_ingest.contracts import Accepted, TouchpointIn
 from leadflow_ingest.deps import kafka_unavailable
 from leadflow_ingest.publish import KafkaUnavailable, build_event, event_id_for, utcnow
-from leadflow_ingest.routes import request_traceparent, router, scope_touchpoints
+from leadflow_ingest.routes import scope_touchpoints
 
 PATH = "/v1/touchpoints"
 JSON_HEADERS = [(b"content-type", b"application/json")]
+log = get_logger(__name__)
+
+
+def install(app: FastAPI, *, max_body_bytes: int) -> None:
+    """Put the fast path in front of the application's middleware stack (built on the first request)."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: TouchpointFastPath(build(), max_body_bytes=max_body_bytes)  # type: ignore[method-assign]
 
 
 class _Delegate(Exception):
@@ -36,40 +49,53 @@ class _Delegate(Exception):
 
 
 class TouchpointFastPath:
-    """Plain ASGI middleware; the innermost one, so body limits, metrics and trace ids still apply."""
+    """Plain ASGI, outermost: the common case answered here, everything else by ``app``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, max_body_bytes: int) -> None:
         self.app = app
-        self._route: Any = None
+        self.max_body_bytes = max_body_bytes
+        self._requests: dict[int, Any] = {}
+        self._latency = HTTP_LATENCY.labels("POST", PATH)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" or tracing.is_enabled():
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        start = time.perf_counter()
+        body, within, more = await _read_body(receive, self.max_body_bytes)
+        if not within:  # over the limit: the body-limit middleware answers 413
+            await self.app(scope, _replay(body, receive, more=more), send)
+            return
         try:
             accepted = await self._record(scope, body)
         except _Delegate:
             await self.app(scope, _replay(body, receive), send)
             return
         except Problem as problem:  # after the checks: Kafka did not acknowledge
-            self._mark_route(scope)
             response = problem_response(problem.status, problem.detail, instance=PATH, type_=problem.type,
                                         title=problem.title, headers=problem.headers, **problem.extensions)
             await response(scope, receive, send)
+            self._observe(problem.status, start)
             return
-        self._mark_route(scope)
+        except Exception:
+            log.exception("touchpoint fast path failed")
+            response = problem_response(500, "Internal error while recording the touchpoint; it was not accepted.",
+                                        instance=PATH)
+            await response(scope, receive, send)
+            self._observe(500, start)
+            return
         payload = accepted.model_dump_json().encode()
         await send({"type": "http.response.start", "status": 202,
                     "headers": [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+        self._observe(202, start)
 
     async def _record(self, scope: dict[str, Any], body: bytes) -> Accepted:
         request = Request(scope)
         headers = request.headers
-        idempotency_key, traceparent = headers.get("idempotency-key"), headers.get("traceparent")
+        idempotency_key, received = headers.get("idempotency-key"), headers.get("traceparent")
         if (not headers.get("content-type", "").startswith("application/json")
-                or len(idempotency_key or "") > 128 or len(traceparent or "") > 128):
+                or len(idempotency_key or "") > 128 or len(received or "") > 128):
             raise _Delegate
         try:
             caller = await authenticate(request)
@@ -77,44 +103,52 @@ class TouchpointFastPath:
             await scope_touchpoints(request, caller, [item])
         except (Problem, ValidationError):
             raise _Delegate from None
-        event = build_event(item, event_id_for(item, idempotency_key), utcnow(), request_traceparent(traceparent))
-        with structlog.contextvars.bound_contextvars(event_id=event.id):
+        # as TraceContextMiddleware does while tracing is off: the caller's trace, else a new one
+        ctx = tracing.parse(received) or tracing.mint()
+        event = build_event(item, event_id_for(item, idempotency_key), utcnow(), tracing.format_traceparent(ctx))
+        with structlog.contextvars.bound_contextvars(trace_id=tracing.trace_id_hex(ctx), event_id=event.id):
             try:
                 await request.app.state.publisher.publish([event])
             except KafkaUnavailable as exc:
                 raise kafka_unavailable(request, exc) from exc
         return Accepted(event_id=event.id, lead_key=event.data.identity.lead_key)
 
-    def _mark_route(self, scope: dict[str, Any]) -> None:
-        """Name the route for the HTTP metrics, as FastAPI's router would."""
-        if self._route is None:
-            self._route = next(
-                (r for r in router.routes if getattr(r, "path", None) == PATH and "POST" in getattr(r, "methods", ())),
-                None,
-            )
-        scope["route"] = self._route
+    def _observe(self, status: int, start: float) -> None:
+        """The HTTP metrics, as HttpMetricsMiddleware records them for the route."""
+        counter = self._requests.get(status)
+        if counter is None:
+            counter = self._requests[status] = HTTP_REQUESTS.labels("POST", PATH, str(status))
+        counter.inc()
+        self._latency.observe(time.perf_counter() - start)
 
 
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
+async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool, bool]:
+    """``(body, within the limit, more to come)``: reading stops as soon as the body is past ``limit``."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+        if size > limit:
+            return b"".join(chunks), False, more
+        if not more:
             break
-    return b"".join(chunks)
+    return b"".join(chunks), True, False
 
 
-def _replay(body: bytes, receive: Any) -> Any:
+def _replay(body: bytes, receive: Any, *, more: bool = False) -> Any:
+    """``receive`` that yields what was read already, then the rest of the request."""
     sent = False
 
     async def replay() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replay

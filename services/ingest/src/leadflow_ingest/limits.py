@@ -38,16 +38,31 @@ class BodyLimitMiddleware:
                 if declared > limit:
                     await self._reject(send, scope["path"], limit)
                     return
+        if limit <= BUFFER_UNDECLARED_UP_TO:
+            # No Content-Length (a chunked body): read it here, up to the limit. An exception raised while a route
+            # reads its body would be turned into a 400 by the framework, not the 413 this is.
+            chunks, received = [], 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                received += len(chunks[-1])
+                if received > limit:
+                    await self._reject(send, scope["path"], limit)
+                    return
+                if not message.get("more_body", False):
+                    break
+            await self.app(scope, _replay(b"".join(chunks), receive), send)
+            return
         received = 0
-        too_large = False
 
         async def limited_receive():  # type: ignore[no-untyped-def]
-            nonlocal received, too_large
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    too_large = True
                     raise _TooLarge
             return message
 
@@ -70,3 +85,19 @@ class BodyLimitMiddleware:
 
 class _TooLarge(Exception):
     pass
+
+
+BUFFER_UNDECLARED_UP_TO = 4 * 1024 * 1024  # larger limits (CSV imports) are enforced while the route reads
+
+
+def _replay(body: bytes, receive):  # type: ignore[no-untyped-def]
+    sent = False
+
+    async def replay():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

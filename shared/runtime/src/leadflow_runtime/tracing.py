@@ -91,8 +91,15 @@ def flush_tracing(timeout_millis: int = 5000) -> None:
 
 
 def is_enabled() -> bool:
-    """Whether spans are recorded (an SDK provider is installed, by us or by a test)."""
-    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    """Whether spans are recorded (an SDK provider is installed, by us or by a test).
+
+    Asked on every request and record: the provider set with ``set_tracer_provider`` is read
+    directly, since ``get_tracer_provider()`` looks at the environment on each call until one is set.
+    """
+    provider = getattr(trace, "_TRACER_PROVIDER", None)
+    if provider is None:
+        return False
+    return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
 
 def tracer() -> trace.Tracer:
