@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from bench.core import Context, Metric, Outcome
+from bench.core import Context, Metric, Outcome, Target
 from bench.infra import Service, isolated, say
 from bench.scenarios.drain import drain, preload
 from leadflow_scoring.model_file import DEFAULT_MODEL_PATH
@@ -53,7 +53,7 @@ def rescoring(ctx: Context, out: Outcome) -> None:
     out.details["job"] = job
     out.add(
         Metric("leads rescored per second", job["total"] / seconds, "leads/s"),
-        Metric("touchpoints replayed per second", n / seconds, "touchpoints/s"),
+        Metric("touchpoints replayed per second", n / seconds, "touchpoints/s", Target(">=", 50_000)),
         Metric("time to rescore all leads", seconds, "s"),
         Metric("leads whose stage changed", float(job["changed"]), ""),
     )
