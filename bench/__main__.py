@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
                         help="closed-loop load generator (auto: wrk when installed)")
     parser.add_argument("--memory-minutes", type=float, default=10.0, help="load period of the memory scenario")
+    parser.add_argument("--soak-minutes", type=float, default=30.0,
+                        help="memory scenario: minutes of further load after the load period, for RSS growth (0: skip)")
     parser.add_argument("--quiet-wait", type=float, default=90.0,
                         help="seconds to wait for a quiet machine before each scenario (0: measure at once)")
     parser.add_argument("--no-retry", action="store_true", help="never retake a figure taken on a busy machine")
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{'smoke' if args.smoke else 'full'} run of {', '.join(names)}")
     infra = bring_up_servers() if needs_servers else None
     ctx = Context(infra, smoke=args.smoke, generator=args.generator, profile=args.profile,
-                  memory_minutes=args.memory_minutes, drain_size=tuple(args.drain_size) if args.drain_size else None)
+                  memory_minutes=args.memory_minutes, soak_minutes=args.soak_minutes, drain_size=tuple(args.drain_size) if args.drain_size else None)
 
     outcomes: dict[str, Outcome] = {}
     for name in names:

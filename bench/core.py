@@ -100,6 +100,7 @@ class Context:
     generator: str = "auto"  # auto | wrk | httpx
     profile: bool = False
     memory_minutes: float = 10.0
+    soak_minutes: float = 30.0
     drain_size: tuple[int, int] | None = None  # (touchpoints, leads) of scoring-drain, when not the default
 
     def size(self, full: Any, smoke: Any) -> Any:
