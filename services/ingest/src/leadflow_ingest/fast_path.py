@@ -30,6 +30,7 @@ from leadflow_runtime.problems import Problem, problem_response
 from leadflow_ingest.auth import authenticate
 from leadflow_ingest.contracts import Accepted, TouchpointIn
 from leadflow_ingest.deps import kafka_unavailable
+from leadflow_ingest.limits import read_body, replay_body
 from leadflow_ingest.publish import KafkaUnavailable, build_event, event_id_for, utcnow
 from leadflow_ingest.routes import scope_touchpoints
 
@@ -62,14 +63,14 @@ class TouchpointFastPath:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        body, within, more = await _read_body(receive, self.max_body_bytes)
+        body, within, more = await read_body(receive, self.max_body_bytes)
         if not within:  # over the limit: the body-limit middleware answers 413
-            await self.app(scope, _replay(body, receive, more=more), send)
+            await self.app(scope, replay_body(body, receive, more=more), send)
             return
         try:
             accepted = await self._record(scope, body)
         except _Delegate:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         except Problem as problem:  # after the checks: Kafka did not acknowledge
             response = problem_response(problem.status, problem.detail, instance=PATH, type_=problem.type,
@@ -120,35 +121,3 @@ class TouchpointFastPath:
             counter = self._requests[status] = HTTP_REQUESTS.labels("POST", PATH, str(status))
         counter.inc()
         self._latency.observe(time.perf_counter() - start)
-
-
-async def _read_body(receive: Any, limit: int) -> tuple[bytes, bool, bool]:
-    """``(body, within the limit, more to come)``: reading stops as soon as the body is past ``limit``."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        more = message.get("more_body", False)
-        if size > limit:
-            return b"".join(chunks), False, more
-        if not more:
-            break
-    return b"".join(chunks), True, False
-
-
-def _replay(body: bytes, receive: Any, *, more: bool = False) -> Any:
-    """``receive`` that yields what was read already, then the rest of the request."""
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replay

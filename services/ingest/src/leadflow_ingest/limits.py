@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from leadflow_runtime.problems import PROBLEM_JSON
@@ -29,6 +31,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
+        declared: int | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -38,22 +41,14 @@ class BodyLimitMiddleware:
                 if declared > limit:
                     await self._reject(send, scope["path"], limit)
                     return
-        if limit <= BUFFER_UNDECLARED_UP_TO:
+        if declared is None and limit <= BUFFER_UNDECLARED_UP_TO:
             # No Content-Length (a chunked body): read it here, up to the limit. An exception raised while a route
             # reads its body would be turned into a 400 by the framework, not the 413 this is.
-            chunks, received = [], 0
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                chunks.append(message.get("body", b""))
-                received += len(chunks[-1])
-                if received > limit:
-                    await self._reject(send, scope["path"], limit)
-                    return
-                if not message.get("more_body", False):
-                    break
-            await self.app(scope, _replay(b"".join(chunks), receive), send)
+            body, within, _ = await read_body(receive, limit)
+            if not within:
+                await self._reject(send, scope["path"], limit)
+                return
+            await self.app(scope, replay_body(body, receive), send)
             return
         received = 0
 
@@ -90,14 +85,33 @@ class _TooLarge(Exception):
 BUFFER_UNDECLARED_UP_TO = 4 * 1024 * 1024  # larger limits (CSV imports) are enforced while the route reads
 
 
-def _replay(body: bytes, receive):  # type: ignore[no-untyped-def]
+async def read_body(receive: Any, limit: int) -> tuple[bytes, bool, bool]:
+    """``(body, within the limit, more to come)``: reading stops as soon as the body is past ``limit``."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+        if size > limit:
+            return b"".join(chunks), False, more
+        if not more:
+            break
+    return b"".join(chunks), True, False
+
+
+def replay_body(body: bytes, receive: Any, *, more: bool = False) -> Any:
+    """An ASGI ``receive`` that yields the body read already (``more``: the request goes on), then the rest."""
     sent = False
 
-    async def replay():  # type: ignore[no-untyped-def]
+    async def replay() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replay
