@@ -57,15 +57,32 @@ async def test_accepted_touchpoint_is_on_the_topic_keyed_by_the_normalised_email
     assert event.data.touchpoint_type == "form_submitted"
 
 
-async def test_batch_is_accepted_whole(settings_kw):
+async def test_batch_is_accepted_whole(settings_kw, test_env):
+    """Answered by the fast path in the plain case: the route's answer, metrics label, trace and idempotency."""
+    from prometheus_client import REGISTRY
+
+    def answered() -> float:
+        return REGISTRY.get_sample_value(
+            "leadflow_http_requests_total", {"method": "POST", "route": "/v1/touchpoints/batch", "status": "202"}
+        ) or 0.0
+
+    before = answered()
     items = [{"type": "page_viewed", "anonymous_id": f"cookie-{i}", "properties": {"page_url": "/pricing"}} for i in range(3)]
     async with ingest_client(**settings_kw) as client:
         r = await client.post("/v1/touchpoints/batch", json={"touchpoints": items})
         too_many = await client.post("/v1/touchpoints/batch", json={"touchpoints": [items[0]] * 501})
-    assert r.status_code == 202
+        keyed = [await client.post("/v1/touchpoints/batch", json={"touchpoints": items}, headers={"Idempotency-Key": "b-1"})
+                 for _ in range(2)]
+    assert r.status_code == 202 and r.headers["content-type"] == "application/json"
     assert r.json()["accepted"] == 3 and len(set(r.json()["event_ids"])) == 3
+    assert keyed[0].json()["event_ids"] == keyed[1].json()["event_ids"]  # a resent batch keeps its event ids
+    assert answered() - before == 3
     assert too_many.status_code == 422
     assert "at most 500" in too_many.json()["detail"]
+    records = await read_all(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, expect=3)
+    mine = [rec for rec in records if decode_event(rec.value, rec.headers).id in set(r.json()["event_ids"])]
+    assert len(mine) == 3
+    assert len({dict(rec.headers)["traceparent"] for rec in mine}) == 1  # one request, one trace
 
 
 async def test_idempotency_key_gives_the_same_event_id(settings_kw):

@@ -147,8 +147,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     install_http_metrics(app)
     app.add_middleware(TraceContextMiddleware)  # every request has a trace id, on its events and log lines
-    # Outermost: the plain case of POST /v1/touchpoints without FastAPI's per-request machinery (see fast_path).
-    fast_path.install(app, max_body_bytes=settings.ingest_max_body_bytes)
+    # Outermost: the plain case of POST /v1/touchpoints(/batch) without FastAPI's per-request machinery (see fast_path).
+    fast_path.install(app, max_body_bytes=settings.ingest_max_body_bytes,
+                      max_batch_body_bytes=settings.ingest_max_batch_body_bytes, max_batch_items=settings.ingest_max_batch_items)
     app.include_router(health_router(health))
     app.include_router(metrics_router())
     app.include_router(routes.router)
