@@ -208,4 +208,5 @@ async def test_the_plain_post_keeps_the_callers_trace_and_limits_streamed_bodies
     records = await read_all(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, expect=1)
     mine = [rec for rec in records if decode_event(rec.value, rec.headers).id == traced.json()["event_id"]]
     assert len(mine) == 1
-    assert dict(mine[0].headers)["traceparent"] == traceparent.encode()
+    # the caller's trace (the same span id while tracing is off; a child span's while a test has it on)
+    assert dict(mine[0].headers)["traceparent"].decode().split("-")[1] == traceparent.split("-")[1]
