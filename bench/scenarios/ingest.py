@@ -124,25 +124,52 @@ def ingest_batch(ctx: Context, out: Outcome) -> None:
     body = batch_body(size)
     with isolated(ctx.infra, "ingest-batch", database=False) as env:
         ingest = Service("ingest", {**env.env, **API_ENV})
-        with running(ingest):
+        second = Service("ingest", {**env.env, **API_ENV}, name="ingest-2")
+        with running(ingest, second):
             url = ingest.url + "/v1/touchpoints/batch"
-            warm = load.closed_loop(url, connections=connections, duration_s=ctx.size(3, 1), api_key=API_KEY, body=body,
-                                    generator=ctx.generator)
+            warm = [load.closed_loop(s.url + "/v1/touchpoints/batch", connections=connections, duration_s=ctx.size(3, 1),
+                                     api_key=API_KEY, body=body, generator=ctx.generator) for s in (ingest, second)]
             say(f"ingest-batch: {size} touchpoints per request ({len(body) // 1024} KiB), {connections} connections, {seconds}s")
             r = _closed_loop(ctx, out, "ingest", ingest, url, connections=connections, seconds=seconds, body=body,
                              profile_as="ingest-batch")
+            say(f"ingest-batch: two ingest instances side by side (both cores), {connections // 2} connections each, {seconds}s")
+            pair = _side_by_side(ctx, out, (ingest, second), connections // 2, seconds, body)
         on_topic = _topic_records(env)
-    accepted = (warm.accepted + r.accepted) * size
+    accepted = (sum(w.accepted for w in warm) + r.accepted + sum(p.accepted for p in pair)) * size
     out.details["records_on_topic"] = on_topic
     out.details["accepted_total"] = accepted
-    _check_topic(out, accepted, on_topic, in_flight=2 * connections * size)
+    _check_topic(out, accepted, on_topic, in_flight=4 * connections * size)
     out.add(
         Metric("throughput", r.accepted_per_s * size, "touchpoints/s", Target(">=", 50_000)),
         Metric("request latency p50", r.p50_ms, "ms"),
         Metric("request latency p99", r.p99_ms, "ms"),
-        Metric("failed requests", float(r.failed), "", Target("<=", 0)),
+        Metric("throughput, two ingest instances", sum(p.accepted_per_s for p in pair) * size, "touchpoints/s",
+               note="ingest is stateless: two processes side by side, as two replicas would run"),
+        Metric("failed requests", float(r.failed + sum(p.failed for p in pair)), "", Target("<=", 0)),
     )
     out.notes.append(
         f"{size} touchpoints per request ({len(body) // 1024} KiB body), {connections} connections, {seconds} s; "
-        f"generator {r.generator} used {r.generator_cores:.2f} cores."
+        f"generator {r.generator} used {r.generator_cores:.2f} cores. Then two ingest instances (two processes, as two "
+        f"replicas) with {connections // 2} connections each for {seconds} s, to use the second core."
     )
+
+
+def _side_by_side(ctx: Context, out: Outcome, services: tuple[Service, ...], connections: int, seconds: float,
+                  body: bytes) -> list[load.ClosedLoopResult]:
+    results: dict[str, load.ClosedLoopResult] = {}
+
+    def run(s: Service) -> None:
+        results[s.name] = load.closed_loop(s.url + "/v1/touchpoints/batch", connections=connections, duration_s=seconds,
+                                           api_key=API_KEY, body=body, generator=ctx.generator)
+
+    with Measure(out, "two instances", {s.name: [s.pid] for s in services}):
+        threads = [threading.Thread(target=run, args=(s,)) for s in services]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(seconds + 120)
+    missing = [s.name for s in services if s.name not in results]
+    if missing:
+        raise RuntimeError(f"load against {', '.join(missing)} did not finish")
+    out.details["two instances"] = {name: r.as_dict() for name, r in results.items()}
+    return [results[s.name] for s in services]
