@@ -32,7 +32,7 @@ from leadflow_ingest.auth import authenticate
 from leadflow_ingest.contracts import Accepted, BatchAccepted, BatchIn, TouchpointIn
 from leadflow_ingest.deps import kafka_unavailable
 from leadflow_ingest.limits import read_body, replay_body
-from leadflow_ingest.publish import KafkaUnavailable, build_event, event_id_for, utcnow
+from leadflow_ingest.publish import KafkaUnavailable, encode_touchpoint, event_id_for, utcnow
 from leadflow_ingest.routes import scope_touchpoints
 
 PATH = "/v1/touchpoints"
@@ -109,10 +109,10 @@ class TouchpointFastPath:
             raise _Delegate from None
         # as TraceContextMiddleware does while tracing is off: the caller's trace, else a new one
         ctx = tracing.parse(received) or tracing.mint()
-        event = build_event(item, event_id_for(item, idempotency_key), utcnow(), tracing.format_traceparent(ctx))
-        with structlog.contextvars.bound_contextvars(trace_id=tracing.trace_id_hex(ctx), event_id=event.id):
-            await _publish(request, [event])
-        return Accepted(event_id=event.id, lead_key=event.data.identity.lead_key)
+        record = encode_touchpoint(item, event_id_for(item, idempotency_key), utcnow(), tracing.format_traceparent(ctx))
+        with structlog.contextvars.bound_contextvars(trace_id=tracing.trace_id_hex(ctx), event_id=record.id):
+            await _publish(request, [record])
+        return Accepted(event_id=record.id, lead_key=record.lead_key)
 
     async def _record_batch(self, scope: dict[str, Any], body: bytes) -> BatchAccepted:
         request, idempotency_key, received = _plain_request(scope)
@@ -126,11 +126,11 @@ class TouchpointFastPath:
             raise _Delegate from None
         ctx = tracing.parse(received) or tracing.mint()
         traceparent, now = tracing.format_traceparent(ctx), utcnow()
-        events = [build_event(item, event_id_for(item, idempotency_key, i), now, traceparent)
-                  for i, item in enumerate(batch.touchpoints)]
+        records = [encode_touchpoint(item, event_id_for(item, idempotency_key, i), now, traceparent)
+                   for i, item in enumerate(batch.touchpoints)]
         with structlog.contextvars.bound_contextvars(trace_id=tracing.trace_id_hex(ctx)):
-            await _publish(request, events)
-        return BatchAccepted(accepted=len(events), event_ids=[e.id for e in events])
+            await _publish(request, records)
+        return BatchAccepted(accepted=len(records), event_ids=[r.id for r in records])
 
     def _observe(self, path: str, status: int, start: float) -> None:
         """The HTTP metrics, as HttpMetricsMiddleware records them for the route."""
