@@ -210,3 +210,22 @@ async def test_the_plain_post_keeps_the_callers_trace_and_limits_streamed_bodies
     assert len(mine) == 1
     # the caller's trace (the same span id while tracing is off; a child span's while a test has it on)
     assert dict(mine[0].headers)["traceparent"].decode().split("-")[1] == traceparent.split("-")[1]
+
+
+async def test_a_batch_puts_each_lead_on_the_partition_a_single_post_does(settings_kw, test_env):
+    """Big batches fill Kafka record batches themselves; a lead's touchpoints must still share one partition
+    (scoring relies on per-lead order), whichever way they came."""
+    emails = [f"part{i}@example.org" for i in range(40)]
+    async with ingest_client(**settings_kw) as client:
+        singles = [await client.post("/v1/touchpoints", json={"type": "page_viewed", "email": e}) for e in emails[:5]]
+        batch = await client.post("/v1/touchpoints/batch",
+                                  json={"touchpoints": [{"type": "email_clicked", "email": e} for e in emails]})
+    assert all(r.status_code == 202 for r in singles) and batch.status_code == 202
+    records = await read_all(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, expect=45)
+    partitions: dict[str, set[int]] = {}
+    for rec in records:
+        if rec.key.decode() in emails:
+            partitions.setdefault(rec.key.decode(), set()).add(rec.partition)
+    assert set(partitions) == set(emails)
+    assert all(len(p) == 1 for p in partitions.values()), partitions
+    assert len({p for ps in partitions.values() for p in ps}) > 1  # the test topic has several partitions

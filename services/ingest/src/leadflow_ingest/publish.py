@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 
 from leadflow_events import (
@@ -27,6 +28,7 @@ DATASCHEMA = "https://leadflow.dev/schemas/leadflow.touchpoint.recorded.v1.schem
 EVENT_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000003")
 TouchpointEvent = CloudEvent[TouchpointRecorded]  # parametrised once: pydantic's generic lookup costs per call
 
+OWN_BATCHES_FROM = 16  # fewer records (the single POSTs) go through send(), whose linger batches concurrent requests
 PUBLISHED = Counter("leadflow_ingest_touchpoints_total", "Touchpoints acknowledged by Kafka.", ["type"])
 PRODUCE_ERRORS = Counter("leadflow_ingest_produce_errors_total", "Publishes that failed or timed out.", ["reason"])
 
@@ -122,6 +124,7 @@ class TouchpointPublisher:
         self.topic = topic
         self.timeout = timeout
         self.started = False
+        self._partitioner = DefaultPartitioner()
 
     async def publish(self, events: Sequence[CloudEvent[TouchpointRecorded] | EncodedTouchpoint]) -> None:
         records = [e if isinstance(e, EncodedTouchpoint) else EncodedTouchpoint.of(e) for e in events]
@@ -137,6 +140,33 @@ class TouchpointPublisher:
         for record in records:
             PUBLISHED.labels(record.touchpoint_type).inc()
 
+    async def _send_batches(self, records: Sequence[EncodedTouchpoint]) -> list[asyncio.Future[Any]]:
+        """Many records: fill one record batch per partition (aiokafka's ``create_batch``/``send_batch``) instead
+        of a ``send()``, a future and a partitioner call in Python per record - half the client's CPU per record.
+
+        Partitions are chosen by the producer's own default partitioner over the same sorted partition list, so
+        a lead's touchpoints land on the partition ``send()`` would have picked, in order.
+        """
+        assert self.producer is not None
+        partitions = sorted(await self.producer.partitions_for(self.topic))
+        builders: dict[int, Any] = {}
+        futures = []
+        for r in records:
+            key = r.lead_key.encode()
+            partition = self._partitioner(key, partitions, partitions)
+            builder = builders.get(partition)
+            if builder is None:
+                builder = builders[partition] = self.producer.create_batch()
+            headers = cloudevent_headers(r.traceparent)
+            if builder.append(key=key, value=r.value, timestamp=None, headers=headers) is None:  # full: send it
+                futures.append(await self.producer.send_batch(builder, self.topic, partition=partition))
+                builder = builders[partition] = self.producer.create_batch()
+                if builder.append(key=key, value=r.value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"touchpoint {r.id} is larger than a Kafka record batch")
+        for partition, builder in builders.items():
+            futures.append(await self.producer.send_batch(builder, self.topic, partition=partition))
+        return futures
+
     async def _send_all(self, records: Sequence[EncodedTouchpoint]) -> None:
         """Wait at most ``timeout`` for every acknowledgement.
 
@@ -147,14 +177,17 @@ class TouchpointPublisher:
         """
         assert self.producer is not None
         deadline = asyncio.get_running_loop().time() + self.timeout
-        futures = []
         # send() itself waits for metadata and buffer space; bound that wait (one timeout for the whole loop, not a
         # task per record) without cancelling delivery: what was handed to the producer stays with it
         async with asyncio.timeout_at(deadline):
-            for record in records:
-                futures.append(await self.producer.send(
-                    self.topic, value=record.value, key=record.lead_key.encode(), headers=cloudevent_headers(record.traceparent),
-                ))
+            if len(records) >= OWN_BATCHES_FROM:
+                futures = await self._send_batches(records)
+            else:
+                futures = [
+                    await self.producer.send(self.topic, value=r.value, key=r.lead_key.encode(),
+                                             headers=cloudevent_headers(r.traceparent))
+                    for r in records
+                ]
         remaining = deadline - asyncio.get_running_loop().time()
         done, pending = await asyncio.wait(futures, timeout=max(remaining, 0.001))
         if pending:
