@@ -266,3 +266,30 @@ def test_crossings_fire_once_and_rearm_only_below_the_gap(scores):
 def test_objection_disqualifies():
     state, changes, _ = run(tp("form_submitted", 0, profile=BUSINESS, objection=True))
     assert state.stage is Stage.DISQUALIFIED and "objected" in state.disqualified_reason
+
+
+KINDS = ["page_viewed", "email_clicked", "form_submitted", "content_downloaded", "webinar_attended", "newsletter_confirmed",
+         "demo_requested", "unsubscribed", "event_visited"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 60 * 24 * 90)), min_size=1, max_size=25),
+       st.sampled_from([{}, BUSINESS, {"job_title": "Student", "company_size": 1}]),
+       st.integers(0, 60 * 24 * 200))
+def test_a_replay_gives_the_lead_scoring_touchpoint_by_touchpoint_gives(events, profile, later):
+    """A replay sets the decay review time once, on the final state; the lead is the same as when every
+    step set it (the live path)."""
+    from leadflow_scoring.domain.simulation import replay_history
+
+    history = [
+        Touchpoint(event_id=f"ev-{i}", type=kind, occurred_at=T0 + timedelta(minutes=m), email="ada@acme.example",
+                   anonymous_id=None, profile=MappingProxyType(profile if i == 0 else {}),
+                   properties=MappingProxyType({"page_url": "https://acme.example/pricing"}))
+        for i, (kind, m) in enumerate(sorted(events, key=lambda e: e[1]))
+    ]
+    now = T0 + timedelta(minutes=later)
+    live, _, _ = run(*history)
+    if live.review_at is not None and live.review_at <= now:
+        live = reevaluate(live, MODEL, live.review_at).state
+    replayed = replay_history(history, MODEL, now)
+    assert replayed is not None and replayed.state == live

@@ -100,7 +100,9 @@ def _limit_text(rule: EngagementRule) -> str:
     return f"{rule.reason} (limit of {rule.limit.count}{per} reached)"
 
 
-def score_touchpoint(state: LeadState | None, tp: Touchpoint, model: ScoringModel) -> Scored:
+def score_touchpoint(state: LeadState | None, tp: Touchpoint, model: ScoringModel, *, review: bool = True) -> Scored:
+    """The lead after ``tp``. ``review=False`` leaves ``review_at`` stale: for a replay, which sets it once on
+    the final state (``with_review``) - it depends on that state alone, and finding it is the costliest step."""
     created = state is None
     lead = new_lead(tp) if state is None else state
     profile = merge_profile(lead.profile, tp.profile)
@@ -164,7 +166,7 @@ def score_touchpoint(state: LeadState | None, tp: Touchpoint, model: ScoringMode
     top = max((e for e in entries if e.points), key=lambda e: abs(e.points), default=None)
     updated, moved = _move(updated, model, tp.occurred_at, tp.event_id, fast, top)
     changes.extend(moved)
-    return Scored(with_review(updated, model), tuple(entries), tuple(changes), created)
+    return Scored(with_review(updated, model) if review else updated, tuple(entries), tuple(changes), created)
 
 
 def reevaluate(lead: LeadState, model: ScoringModel, at: datetime) -> Scored:

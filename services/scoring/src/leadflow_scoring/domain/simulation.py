@@ -11,7 +11,7 @@ from leadflow_events import Stage
 
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry, Touchpoint
 from leadflow_scoring.domain.model import ScoringModel
-from leadflow_scoring.domain.scoring import reevaluate, score_touchpoint
+from leadflow_scoring.domain.scoring import reevaluate, score_touchpoint, with_review
 from leadflow_scoring.domain.stages import SALES_OWNED
 
 BUCKETS = ((None, 0), (0, 25), (25, 50), (50, 75), (75, 100), (100, 150), (150, None))
@@ -36,11 +36,12 @@ def replay_history(history: Iterable[Touchpoint], model: ScoringModel, now: date
     state: LeadState | None = None
     ledger: list[tuple[LedgerEntry, datetime]] = []
     for tp in history:
-        scored = score_touchpoint(state, tp, model)
+        scored = score_touchpoint(state, tp, model, review=False)  # only the final state's review time counts
         state = scored.state
         ledger.extend((entry, tp.occurred_at) for entry in scored.ledger)
     if state is None:
         return None
+    state = with_review(state, model)
     if state.review_at is not None and state.review_at <= now:
         state = reevaluate(state, model, state.review_at).state
     return Replayed(state, tuple(ledger))
