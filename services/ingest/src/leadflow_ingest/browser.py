@@ -28,7 +28,7 @@ from leadflow_ingest.deps import SourceId, publish_or_503, source_or_404, take_r
 from leadflow_ingest.mapping import build_touchpoint
 from leadflow_ingest.origins import PREFLIGHT_HEADERS, cors_headers, origin_allowed, request_origin
 from leadflow_ingest.problem_docs import problems
-from leadflow_ingest.publish import build_event, event_id_for, utcnow
+from leadflow_ingest.publish import encode_touchpoint, event_id_for, utcnow
 from leadflow_ingest.sources import Source, SourceKind
 
 router = APIRouter(prefix="/v1", tags=["websites"])
@@ -140,7 +140,7 @@ async def receive_form(source_id: SourceId, request: Request) -> Response:
     except Problem as exc:
         exc.headers = {**exc.headers, **cors}
         raise
-    event = build_event(item, event_id_for(item, None), utcnow(), None)
+    event = encode_touchpoint(item, event_id_for(item, None), utcnow(), None)
     await publish_or_503(request, [event], cors)
     return _form_answer(request, source, event.id, cors)
 
@@ -173,7 +173,7 @@ async def receive_browser_event(source_id: SourceId, request: Request) -> JSONRe
     properties.update(parsed.utm)
     item = TouchpointIn(type=TouchpointType(parsed.type), anonymous_id=parsed.anonymous_id, source_id=source.id,
                         properties=properties)
-    event = build_event(item, event_id_for(item, None), utcnow(), None)
+    event = encode_touchpoint(item, event_id_for(item, None), utcnow(), None)
     await publish_or_503(request, [event], cors)
     return JSONResponse(BrowserEventAccepted(event_id=event.id).model_dump(), status_code=202, headers=cors)
 

@@ -11,7 +11,7 @@ from leadflow_events import CloudEvent, TouchpointRecorded
 from leadflow_runtime.problems import Problem
 
 from leadflow_ingest.auth import registry_unavailable
-from leadflow_ingest.publish import KafkaUnavailable, TouchpointPublisher
+from leadflow_ingest.publish import EncodedTouchpoint, KafkaUnavailable, TouchpointPublisher
 from leadflow_ingest.ratelimit import RATE_LIMITED, TokenBuckets, retry_after
 from leadflow_ingest.registry import RegistryUnavailable, SourceRegistry
 from leadflow_ingest.sources import SOURCE_ID_PATTERN, Source
@@ -49,7 +49,7 @@ def take_rate_limit(request: Request, source: Source, headers: dict[str, str] | 
 
 
 async def publish_or_503(
-    request: Request, events: Sequence[CloudEvent[TouchpointRecorded]], headers: dict[str, str] | None = None
+    request: Request, events: Sequence[EncodedTouchpoint | CloudEvent[TouchpointRecorded]], headers: dict[str, str] | None = None
 ) -> None:
     publisher: TouchpointPublisher = request.app.state.publisher
     try:

@@ -52,26 +52,6 @@ def imported_event_id(source_id: str, event_name: str, event_date: date, email: 
     return str(uuid.uuid5(EVENT_NAMESPACE, f"import:{source_id}:{event_date.isoformat()}:{event}:{email}"))
 
 
-def build_event(item: TouchpointIn, event_id: str, now: datetime, traceparent: str | None) -> CloudEvent[TouchpointRecorded]:
-    """The ``touchpoint.recorded`` event of an accepted touchpoint.
-
-    Validated as one nested document (one call into pydantic-core, not one model at a time): the hot
-    path of every ingest route; the same event as building each model in turn.
-    """
-    occurred_at = item.occurred_at or now
-    return TouchpointEvent.model_validate({
-        "id": event_id, "source": SOURCE, "type": TOUCHPOINT_RECORDED_V1, "time": occurred_at,
-        "subject": item.email if item.email else f"anon:{item.anonymous_id}",  # LeadIdentity.lead_key
-        "dataschema": DATASCHEMA, "traceparent": traceparent,
-        "data": {
-            "touchpoint_type": item.type, "occurred_at": occurred_at,
-            "identity": {"email": item.email, "anonymous_id": item.anonymous_id},
-            "profile": item.profile.model_dump(), "properties": item.properties, "source_id": item.source_id,
-            "consent": item.consent, "received_at": now,
-        },
-    })
-
-
 @dataclass(frozen=True, slots=True)
 class EncodedTouchpoint:
     """A touchpoint event as Kafka gets it: the encoded CloudEvent and what the publisher needs besides."""
@@ -89,10 +69,12 @@ class EncodedTouchpoint:
 
 
 def encode_touchpoint(item: TouchpointIn, event_id: str, now: datetime, traceparent: str | None) -> EncodedTouchpoint:
-    """``encode_event(build_event(...))`` without building the event models: the hot path of the plain POSTs.
+    """The ``touchpoint.recorded`` event of an accepted touchpoint, encoded without building the event models
+    (every ingest path does this per touchpoint).
 
-    Writes the same document (field order, left-out envelope attributes, kept payload nulls, RFC 3339 times
-    with ``Z`` for UTC); ``tests/unit/test_touchpoint_events.py`` holds the two to the same bytes.
+    Writes what ``encode_event`` writes for the event (field order, left-out envelope attributes, kept payload
+    nulls, RFC 3339 times with ``Z`` for UTC); ``tests/unit/test_touchpoint_events.py`` holds it to the bytes
+    of the event built model by model.
     """
     occurred_at = item.occurred_at or now
     lead_key = item.email if item.email else f"anon:{item.anonymous_id}"
@@ -109,6 +91,11 @@ def encode_touchpoint(item: TouchpointIn, event_id: str, now: datetime, tracepar
         "consent": item.consent.model_dump(mode="json") if item.consent is not None else None, "received_at": now,
     }
     return EncodedTouchpoint(event_id, lead_key, item.type.value, traceparent, orjson.dumps(doc, option=orjson.OPT_UTC_Z))
+
+
+def build_event(item: TouchpointIn, event_id: str, now: datetime, traceparent: str | None) -> CloudEvent[TouchpointRecorded]:
+    """The same event as a model (for code that reads it), decoded from the one encoding above."""
+    return TouchpointEvent.model_validate_json(encode_touchpoint(item, event_id, now, traceparent).value)
 
 
 def recorded_event(data: TouchpointRecorded, event_id: str, traceparent: str | None) -> CloudEvent[TouchpointRecorded]:

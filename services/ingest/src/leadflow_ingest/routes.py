@@ -15,7 +15,7 @@ from leadflow_ingest.auth import Authenticated, Caller
 from leadflow_ingest.contracts import Accepted, BatchAccepted, BatchIn, TouchpointIn
 from leadflow_ingest.deps import SourceId, publish_or_503, source_or_404, take_rate_limit
 from leadflow_ingest.problem_docs import problems
-from leadflow_ingest.publish import build_event, event_id_for, utcnow
+from leadflow_ingest.publish import encode_touchpoint, event_id_for, utcnow
 
 router = APIRouter(prefix="/v1", tags=["touchpoints"])
 
@@ -65,10 +65,10 @@ async def record_touchpoint(
 
 
 async def _record_one(request: Request, item: TouchpointIn, idempotency_key: str | None, traceparent: str | None) -> Accepted:
-    event = build_event(item, event_id_for(item, idempotency_key), utcnow(), request_traceparent(traceparent))
-    with structlog.contextvars.bound_contextvars(event_id=event.id):
-        await publish_or_503(request, [event])
-    return Accepted(event_id=event.id, lead_key=event.data.identity.lead_key)
+    record = encode_touchpoint(item, event_id_for(item, idempotency_key), utcnow(), request_traceparent(traceparent))
+    with structlog.contextvars.bound_contextvars(event_id=record.id):
+        await publish_or_503(request, [record])
+    return Accepted(event_id=record.id, lead_key=record.lead_key)
 
 
 @router.post(
@@ -90,7 +90,7 @@ async def record_batch(
     now = utcnow()
     traceparent = request_traceparent(traceparent)
     events = [
-        build_event(item, event_id_for(item, idempotency_key, i), now, traceparent) for i, item in enumerate(batch.touchpoints)
+        encode_touchpoint(item, event_id_for(item, idempotency_key, i), now, traceparent) for i, item in enumerate(batch.touchpoints)
     ]
     await publish_or_503(request, events)
     return BatchAccepted(accepted=len(events), event_ids=[e.id for e in events])

@@ -25,7 +25,7 @@ from leadflow_ingest.deps import SourceId, publish_or_503, source_or_404, take_r
 from leadflow_ingest.mapping import build_touchpoint
 from leadflow_ingest.problem_docs import problems
 from leadflow_ingest.providers import PayloadRejected, extract
-from leadflow_ingest.publish import build_event, event_id_for, utcnow
+from leadflow_ingest.publish import encode_touchpoint, event_id_for, utcnow
 from leadflow_ingest.signatures import (
     SignatureRejected, verify_hubspot_v3, verify_standard_webhooks, verify_typeform, verify_webflow,
 )
@@ -132,7 +132,7 @@ async def receive_webhook(source_id: SourceId, request: Request) -> WebhookAccep
     seen = await _seen(store, source.id, provider_ids)
     now = utcnow()
     fresh = [(s.event_id, tp) for s, tp in zip(extracted.submissions, touchpoints, strict=True) if s.event_id not in seen]
-    events = [build_event(tp, event_id_for(tp, None), now, None) for _, tp in fresh]
+    events = [encode_touchpoint(tp, event_id_for(tp, None), now, None) for _, tp in fresh]
     if events:
         await publish_or_503(request, events)
         await _remember(store, source.id, [(pid, e.id) for (pid, _), e in zip(fresh, events, strict=True)])
