@@ -1,4 +1,4 @@
-"""``build_event`` (one nested validation) and ``encode_touchpoint`` (no models) must give the very event, byte for
+"""``encode_touchpoint`` (no models) and ``build_event`` (that encoding decoded) must give the very event, byte for
 byte, that building the models one by one gives."""
 
 from __future__ import annotations
