@@ -17,6 +17,7 @@ SOURCE = "/leadflow/scoring"
 DATASCHEMA = "https://leadflow.dev/schemas/leadflow.lead.stage_changed.v1.schema.json"
 EVENT_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000002")
 PROFILE_FIELDS = frozenset(LeadProfile.model_fields)
+StageChangedEvent = CloudEvent[LeadStageChanged]  # parametrised once: pydantic's generic lookup costs per call
 
 
 def stage_event_id(change: StageChanged) -> str:
@@ -40,7 +41,7 @@ def stage_event(change: StageChanged, lead: LeadState, model: ScoringModel, trac
         lead=LeadSnapshot(email=lead.email, anonymous_id=lead.anonymous_id, profile=LeadProfile(**profile)),
         top_reasons=[ScoreReason(rule_id=r, points=p, reason=why) for r, p, why in top_reasons(lead, model)],
     )
-    return CloudEvent[LeadStageChanged](
+    return StageChangedEvent(
         id=stage_event_id(change),
         source=SOURCE,
         type=LEAD_STAGE_CHANGED_V1,

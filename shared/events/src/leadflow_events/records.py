@@ -78,6 +78,17 @@ def _header(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None, n
     return None
 
 
+_EVENT_CLASSES: dict[str, type[CloudEvent[Any]]] = {}
+
+
+def _event_class(event_type: str, payload: type[Any]) -> type[CloudEvent[Any]]:
+    """``CloudEvent[payload]``, parametrised once per type: pydantic's generic lookup costs on every call."""
+    cls = _EVENT_CLASSES.get(event_type)
+    if cls is None:
+        cls = _EVENT_CLASSES[event_type] = CloudEvent[payload]  # type: ignore[valid-type]
+    return cls
+
+
 def decode_event(
     value: bytes | None,
     headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None = None,
@@ -103,7 +114,7 @@ def decode_event(
     if expected is not None and event_type not in set(expected):
         raise UnknownEventType(f"event type {event_type!r} is not expected on this topic", event_type=event_type)
     try:
-        return CloudEvent[payload].model_validate(raw)  # type: ignore[valid-type]
+        return _event_class(event_type, payload).model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()

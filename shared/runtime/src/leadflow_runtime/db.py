@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import orjson
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def _dumps(value: Any) -> str:
+    """JSON for JSON/JSONB columns with orjson (several times faster than ``json.dumps``, and the scoring worker
+    writes a handful of JSON columns per lead); keys that are not strings become strings, as with ``json``."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _loads(text: str) -> Any:
+    """orjson, falling back to ``json`` for what orjson refuses (integers past 64 bits in stored properties)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
@@ -17,6 +35,8 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Asyn
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
+        json_serializer=_dumps,
+        json_deserializer=_loads,
     )
 
 

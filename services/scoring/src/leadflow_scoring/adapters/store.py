@@ -1,4 +1,4 @@
-"""Reads and writes lead state in bulk: one SELECT per batch, one multi-row upsert, bulk inserts."""
+"""Reads and writes lead state in bulk: one SELECT per batch, one upsert and one insert per table (``unnest``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_events import Stage
+from leadflow_runtime.bulk import BulkInsert, driver_connection
 
 from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry
@@ -19,28 +19,37 @@ from leadflow_scoring.domain.model import ScoringModel
 
 
 def row_to_state(row: Any) -> LeadState:
+    """A ``leads`` row (a SQLAlchemy ``Row`` or an asyncpg ``Record``) as the domain's lead state."""
+    r = row._mapping if hasattr(row, "_mapping") else row
+    groups = r["groups"]
+    recent = r["recent_hits"]
     return LeadState(
-        lead_id=str(row.lead_id),
-        lead_key=row.lead_key,
-        email=row.email,
-        anonymous_id=row.anonymous_id,
-        stage=Stage(row.stage),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        stage_changed_at=row.stage_changed_at,
-        profile=MappingProxyType(row.profile or {}),
-        engagement=row.engagement,
-        fit=row.fit,
-        groups=MappingProxyType({g: (v, datetime.fromisoformat(ref)) for g, (v, ref) in (row.groups or {}).items()}),
-        rule_hits=MappingProxyType(row.rule_hits or {}),
-        recent_hits=MappingProxyType({r: tuple(datetime.fromisoformat(t) for t in ts) for r, ts in (row.recent_hits or {}).items()}),
-        disqualified_reason=row.disqualified_reason,
-        review_at=row.review_at,
-        requalify_at=row.requalify_at,
-        rule_points=MappingProxyType(row.rule_points or {}),
-        touchpoint_count=row.touchpoint_count,
-        fit_ledger=tuple(LedgerEntry(**e) for e in (row.fit_ledger or [])),
+        lead_id=str(r["lead_id"]),
+        lead_key=r["lead_key"],
+        email=r["email"],
+        anonymous_id=r["anonymous_id"],
+        stage=Stage(r["stage"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        stage_changed_at=r["stage_changed_at"],
+        profile=MappingProxyType(r["profile"] or {}),
+        engagement=r["engagement"],
+        fit=r["fit"],
+        groups=MappingProxyType({g: (v, datetime.fromisoformat(ref)) for g, (v, ref) in groups.items()} if groups else {}),
+        rule_hits=MappingProxyType(r["rule_hits"] or {}),
+        recent_hits=MappingProxyType(
+            {k: tuple(datetime.fromisoformat(t) for t in ts) for k, ts in recent.items()} if recent else {}),
+        disqualified_reason=r["disqualified_reason"],
+        review_at=r["review_at"],
+        requalify_at=r["requalify_at"],
+        rule_points=MappingProxyType(r["rule_points"] or {}),
+        touchpoint_count=r["touchpoint_count"],
+        fit_ledger=tuple(LedgerEntry(**e) for e in (r["fit_ledger"] or ())),
     )
+
+
+# One statement text whatever the number of keys (an IN list of n values is a new statement for every n).
+LOAD_LEADS = "SELECT * FROM scoring.leads WHERE lead_key = ANY($1::text[]) ORDER BY lead_key FOR UPDATE"
 
 
 async def load_leads(conn: AsyncConnection, lead_keys: Iterable[str]) -> dict[str, LeadState]:
@@ -48,8 +57,8 @@ async def load_leads(conn: AsyncConnection, lead_keys: Iterable[str]) -> dict[st
     keys = sorted(set(lead_keys))
     if not keys:
         return {}
-    rows = await conn.execute(select(leads).where(leads.c.lead_key.in_(keys)).order_by(leads.c.lead_key).with_for_update())
-    return {row.lead_key: row_to_state(row) for row in rows}
+    rows = await (await driver_connection(conn)).fetch(LOAD_LEADS, keys)
+    return {row["lead_key"]: row_to_state(row) for row in rows}
 
 
 async def claim_due_reviews(conn: AsyncConnection, now: datetime, limit: int) -> list[LeadState]:
@@ -100,50 +109,47 @@ def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
 NOT_SCORING_STATE = ("lead_id", "lead_key", "created_at", "row_updated_at", "assigned_team", "assigned_member", "assigned_at")
 
 
-def _lead_upsert() -> Any:
-    stmt = insert(leads)
-    excluded = stmt.excluded
-    updatable = [c.name for c in leads.columns if c.name not in NOT_SCORING_STATE]
-    return stmt.on_conflict_do_update(
-        index_elements=[leads.c.lead_id],
-        set_={**{name: excluded[name] for name in updatable}, "row_updated_at": func.now()},
-    )
-
-
-# Built once and executed with a list of rows: SQLAlchemy compiles each statement once and
-# batches the rows itself ("insertmanyvalues"); a fresh multi-row ``.values(rows)`` per batch
-# spent most of the scoring worker's CPU compiling SQL.
-LEAD_UPSERT = _lead_upsert()
-TOUCHPOINT_INSERT = (
-    insert(touchpoints).on_conflict_do_nothing(index_elements=[touchpoints.c.event_id]).returning(touchpoints.c.event_id)
+LEAD_COLUMNS = (
+    "lead_id", "lead_key", "email", "anonymous_id", "stage", "score", "fit", "engagement", "profile", "groups",
+    "rule_hits", "recent_hits", "grade", "disqualified_reason", "review_at", "requalify_at", "objected_at",
+    "rule_points", "fit_ledger", "touchpoint_count", "model_id", "model_hash", "created_at", "updated_at",
+    "stage_changed_at",
+)
+LEAD_UPSERT = BulkInsert(
+    leads, LEAD_COLUMNS, upsert_key="lead_id", update=[c for c in LEAD_COLUMNS if c not in NOT_SCORING_STATE],
+    extra_set={"row_updated_at": "now()"},
+)
+TOUCHPOINT_INSERT = BulkInsert(
+    touchpoints,
+    ("event_id", "lead_id", "type", "occurred_at", "received_at", "source_id", "profile", "properties",
+     "kafka_partition", "kafka_offset"),
+    tail='ON CONFLICT ("event_id") DO NOTHING RETURNING event_id',
+)
+LEDGER_INSERT = BulkInsert(
+    score_ledger,
+    ("lead_id", "touchpoint_id", "rule_id", "group_name", "points", "reason", "capped", "model_hash", "occurred_at"),
+)
+# One statement per batch: the funnel aggregates are folded by a statement-level trigger on stage_history.
+STAGE_HISTORY_INSERT = BulkInsert(
+    stage_history,
+    ("event_id", "lead_id", "from_stage", "to_stage", "cause", "reason", "touchpoint_id", "rule_id", "score", "fit",
+     "engagement", "model_hash", "occurred_at", "handover_id", "rejection_reason"),
+    tail='ON CONFLICT ("event_id") DO NOTHING',
 )
 
 
 async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model: ScoringModel) -> None:
-    if states:
-        await conn.execute(LEAD_UPSERT, [_state_to_row(s, model) for s in states])
+    await LEAD_UPSERT.execute(conn, [_state_to_row(s, model) for s in states])
 
 
 async def insert_new_touchpoints(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert touchpoints not seen before; return the ids that were new (duplicates are dropped)."""
-    if not rows:
-        return set()
-    result = await conn.execute(TOUCHPOINT_INSERT, rows)
-    return set(result.scalars().all())
+    return {r["event_id"] for r in await TOUCHPOINT_INSERT.fetch(conn, rows)}
 
 
 async def insert_ledger(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(insert(score_ledger), rows)
-
-
-# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT per 1,000 rather than one statement
-# per row: the funnel aggregates are folded by a statement-level trigger, which then runs once per batch.
-STAGE_HISTORY_INSERT = (
-    insert(stage_history).on_conflict_do_nothing(index_elements=[stage_history.c.event_id]).returning(stage_history.c.event_id)
-)
+    await LEDGER_INSERT.execute(conn, rows)
 
 
 async def insert_stage_history(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(STAGE_HISTORY_INSERT, rows)
+    await STAGE_HISTORY_INSERT.execute(conn, rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 from leadflow_scoring.domain.model import Group, ScoringModel
@@ -54,11 +54,29 @@ def capped(name: str, value: float, model: ScoringModel) -> float:
 
 def engagement_at(groups: Groups, model: ScoringModel, at: datetime) -> int:
     """Whole points: each group is rounded on its own, so no group ever shows more than its cap."""
-    return sum(round_half_up(capped(n, v, model)) for n, v in group_values(groups, model, at).items())
+    total = 0
+    for name, (value, ref) in groups.items():
+        group = model.group(name)
+        if at > ref:
+            value = group.decay(value, days_between(ref, at))
+        if group.cap is not None and value > group.cap:
+            value = group.cap
+        total += math.floor(value + 0.5)
+    return total
 
 
 def decays(groups: Groups, model: ScoringModel) -> bool:
     return any(model.group(n).half_life_days is not None for n in groups)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_SECOND_US = 1_000_000
+_HORIZON_US = HORIZON // _US
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _US
 
 
 def first_time_below(groups: Groups, model: ScoringModel, fit: int, line: int, start: datetime) -> datetime | None:
@@ -67,23 +85,43 @@ def first_time_below(groups: Groups, model: ScoringModel, fit: int, line: int, s
     Bisection assumes the score only falls from ``start`` on, which holds when positive
     points dominate; a lead whose negative points decay (and whose score so rises) is
     re-examined at its next touchpoint anyway.
+
+    The search runs on whole microseconds since the epoch with each group's terms taken out of
+    the model once: the same arithmetic as ``engagement_at`` on datetimes (a timedelta's seconds
+    are its microseconds divided by a million, midpoints round half to even like ``timedelta / 2``),
+    so it finds the same moment, at a fraction of the cost - this runs for every MQL scored.
     """
     if not decays(groups, model):
         return None
+    terms = []
+    for name, (value, ref) in groups.items():
+        group = model.group(name)
+        terms.append((value, _micros(ref), group.half_life_days, group.cap))
+    need = line - fit  # below the line <=> engagement < need
 
-    def below(t: datetime) -> bool:
-        return fit + engagement_at(groups, model, t) < line
+    def below(t: int) -> bool:
+        total = 0
+        for value, ref, half_life, cap in terms:
+            if t > ref and half_life is not None:
+                value = value * 0.5 ** ((t - ref) / _SECOND_US / DAY / half_life)
+            if cap is not None and value > cap:
+                value = cap
+            total += math.floor(value + 0.5)
+        return total < need
 
-    if below(start):
+    lo = _micros(start)
+    if below(lo):
         return start
-    end = start + HORIZON
-    if not below(end):
+    hi = lo + _HORIZON_US
+    if not below(hi):
         return None
-    lo, hi = start, end
-    while (hi - lo) > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
+    while hi - lo > _SECOND_US:
+        half, odd = divmod(hi - lo, 2)
+        mid = lo + half + (1 if odd and half % 2 else 0)  # round half to even, as timedelta / 2 does
         if below(mid):
             hi = mid
         else:
             lo = mid
-    return hi.replace(microsecond=0) + timedelta(seconds=1) if hi.microsecond else hi
+    if hi % _SECOND_US:
+        hi += _SECOND_US - hi % _SECOND_US
+    return _EPOCH + timedelta(microseconds=hi)

@@ -1,0 +1,83 @@
+"""Many rows in one statement: ``INSERT … SELECT … FROM unnest($1::type[], …)`` on the transaction's asyncpg connection.
+
+The hot writers (the scoring worker writes a lead, a touchpoint and its ledger lines per touchpoint)
+spent most of their CPU in SQLAlchemy turning each row into parameters and in ``json.dumps``.
+Here each column travels as one array parameter in asyncpg's binary format, JSON columns as
+text cast to ``jsonb`` by PostgreSQL, and the statement text never changes, so asyncpg
+prepares it once per connection. It runs inside the caller's SQLAlchemy transaction (same
+connection), so it commits or rolls back with everything else.
+
+Statement-level triggers fire once per call, as for one multi-row ``INSERT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_DIALECT = postgresql.dialect()
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn`` (in the same transaction)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+class BulkInsert:
+    """``INSERT INTO table (columns) SELECT … FROM unnest(…)``, optionally with a conflict clause and ``RETURNING``.
+
+    ``tail`` is appended as is (``ON CONFLICT (event_id) DO NOTHING RETURNING event_id``); with
+    ``upsert_key`` a conflict over that key updates the ``update`` columns (default: all others) and ``extra_set``.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str], *, tail: str = "", upsert_key: str | None = None,
+                 update: Sequence[str] | None = None, extra_set: Mapping[str, str] | None = None) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.json_columns = frozenset(c for c in self.columns if isinstance(table.c[c].type, JSON))
+        name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+        quoted = [f'"{c}"' for c in self.columns]
+        arrays, picks = [], []
+        for i, column in enumerate(self.columns, start=1):
+            if column in self.json_columns:
+                arrays.append(f"${i}::text[]")
+                picks.append(f'u."{column}"::jsonb')
+            else:
+                arrays.append(f"${i}::{table.c[column].type.compile(dialect=_DIALECT)}[]")
+                picks.append(f'u."{column}"')
+        if upsert_key is not None:
+            updated = [c for c in self.columns if c != upsert_key] if update is None else list(update)
+            sets = [f'"{c}" = EXCLUDED."{c}"' for c in updated]
+            sets += [f'"{c}" = {expression}' for c, expression in (extra_set or {}).items()]
+            tail = f'ON CONFLICT ("{upsert_key}") DO UPDATE SET {", ".join(sets)} {tail}'.strip()
+        self.sql = (
+            f"INSERT INTO {name} ({', '.join(quoted)}) "
+            f"SELECT {', '.join(picks)} FROM unnest({', '.join(arrays)}) AS u({', '.join(quoted)}) {tail}"
+        ).strip()
+
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        out = []
+        for column in self.columns:
+            values = [row.get(column) for row in rows]
+            out.append([_json_text(v) for v in values] if column in self.json_columns else values)
+        return out
+
+    async def execute(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await (await driver_connection(conn)).execute(self.sql, *self.arrays(rows))
+
+    async def fetch(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """For statements with ``RETURNING``: the returned rows (asyncpg records)."""
+        if not rows:
+            return []
+        return list(await (await driver_connection(conn)).fetch(self.sql, *self.arrays(rows)))
