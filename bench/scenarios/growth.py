@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import orjson
 
 from bench.core import Context, Metric, Outcome, Target
 from bench.infra import TestEnv, isolated, libpq, say
 from bench.records import lead_email
 from bench.scenarios.drain import drain, preload
 from bench.scenarios.pure import rule_growth
+from leadflow_runtime.bulk import json_text
 from leadflow_scoring.adapters.store import _state_to_row
 from leadflow_scoring.domain.leads import Touchpoint
 from leadflow_scoring.domain.scoring import lead_id_for, score_touchpoint
@@ -46,7 +46,7 @@ async def _load_leads(url: str, touched: int, total: int) -> float:
     for i, col in enumerate(COLUMNS, start=4):
         cast = "::jsonb" if col in JSON_COLUMNS else ""
         values.append(f"${i}{cast}")
-    params = [orjson.dumps(row[c]).decode() if c in JSON_COLUMNS else row[c] for c in COLUMNS]
+    params = [json_text(row[c]) if c in JSON_COLUMNS else row[c] for c in COLUMNS]
     keys = [lead_email(n) for n in range(touched)]
     sql = f"""
         INSERT INTO scoring.leads (lead_id, lead_key, email, {", ".join(COLUMNS)})

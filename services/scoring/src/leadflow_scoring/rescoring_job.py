@@ -13,15 +13,16 @@ from types import MappingProxyType
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from leadflow_runtime.bulk import driver_connection
 from leadflow_runtime.errors import is_transient
 from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.logs import get_logger
 
 from leadflow_scoring.adapters import store
-from leadflow_scoring.adapters.tables import leads, rescore_jobs, score_ledger, touchpoints
+from leadflow_scoring.adapters.tables import rescore_jobs
 from leadflow_scoring.domain.leads import Touchpoint
 from leadflow_scoring.domain.rescoring import rescore
 from leadflow_scoring.domain.simulation import replay_history
@@ -31,11 +32,19 @@ from leadflow_scoring.writes import Writes
 log = get_logger(__name__)
 RESCORED = Counter("leadflow_rescored_leads_total", "Leads rescored after a model change.")
 STALE = timedelta(seconds=30)
+NIL_UUID = "00000000-0000-0000-0000-000000000000"  # below every lead id: the first page
+# Statements on the transaction's asyncpg connection, their text fixed whatever the page (prepared once).
+LEADS_PAGE = "SELECT * FROM scoring.leads WHERE lead_id > $1::uuid ORDER BY lead_id LIMIT $2 FOR UPDATE"
+HISTORY = (
+    "SELECT lead_id, event_id, type, occurred_at, source_id, profile, properties FROM scoring.touchpoints "
+    "WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id, kafka_partition, kafka_offset"
+)
+DELETE_LEDGER = "DELETE FROM scoring.score_ledger WHERE lead_id = ANY($1::uuid[])"
 
 
 class RescoringWorker:
     def __init__(self, *, engine: AsyncEngine, registry: ModelRegistry, stage_topic: str, heartbeat: Heartbeat,
-                 batch: int = 200, poll_interval: float = 2.0, after_commit=None) -> None:  # type: ignore[no-untyped-def]
+                 batch: int = 500, poll_interval: float = 2.0, after_commit=None) -> None:  # type: ignore[no-untyped-def]
         self.engine = engine
         self.registry = registry
         self.stage_topic = stage_topic
@@ -106,29 +115,24 @@ class RescoringWorker:
             model = await self.registry.refresh(conn)
             if model.hash != job.model_hash:
                 return None, cursor, False
-            query = select(leads).order_by(leads.c.lead_id).limit(self.batch).with_for_update()
-            if cursor is not None:
-                query = query.where(leads.c.lead_id > cursor)
-            rows = list(await conn.execute(query))
+            db = await driver_connection(conn)
+            rows = await db.fetch(LEADS_PAGE, cursor or NIL_UUID, self.batch)
             if not rows:
                 await conn.execute(update(rescore_jobs).where(rescore_jobs.c.id == job.id)
                                    .values(status="done", finished_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC)))
                 return 0, cursor, True
-            ids = [str(r.lead_id) for r in rows]
-            history: dict[str, list[Touchpoint]] = {i: [] for i in ids}
-            for t in await conn.execute(
-                select(touchpoints).where(touchpoints.c.lead_id.in_(ids))
-                .order_by(touchpoints.c.lead_id, touchpoints.c.kafka_partition, touchpoints.c.kafka_offset)
-            ):
-                history[str(t.lead_id)].append(t)
+            ids = [str(r["lead_id"]) for r in rows]
+            history: dict[str, list[Any]] = {i: [] for i in ids}
+            for t in await db.fetch(HISTORY, ids):
+                history[str(t["lead_id"])].append(t)
             writes = Writes(model, self.stage_topic)
             ledger_rows: list[dict[str, Any]] = []
             changed = 0
             for row in rows:
                 current = store.row_to_state(row)
                 tps = [
-                    Touchpoint(t.event_id, t.type, t.occurred_at, current.email, current.anonymous_id,
-                               MappingProxyType(t.profile or {}), MappingProxyType(t.properties or {}), t.source_id)
+                    Touchpoint(t["event_id"], t["type"], t["occurred_at"], current.email, current.anonymous_id,
+                               MappingProxyType(t["profile"] or {}), MappingProxyType(t["properties"] or {}), t["source_id"])
                     for t in history[current.lead_id]
                 ]
                 replayed = replay_history(tps, model, at)
@@ -142,7 +146,7 @@ class RescoringWorker:
                     "group_name": e.dimension, "points": e.points, "reason": e.reason, "capped": e.capped,
                     "model_hash": model.hash, "occurred_at": when,
                 } for e, when in replayed.ledger]
-            await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id.in_(ids)))
+            await db.execute(DELETE_LEDGER, ids)
             await store.insert_ledger(conn, ledger_rows)
             await writes.flush(conn)
             await conn.execute(update(rescore_jobs).where(rescore_jobs.c.id == job.id).values(

@@ -23,8 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 _DIALECT = postgresql.dialect()
 
 
-def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):  # read-only views of the domain (MappingProxyType)
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_text(value: Any) -> str | None:
+    """JSON text; datetimes as ISO 8601 (``datetime.isoformat``'s form), read-only mappings as objects."""
+    return None if value is None else orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
@@ -69,7 +76,7 @@ class BulkInsert:
         out = []
         for column in self.columns:
             values = [row.get(column) for row in rows]
-            out.append([_json_text(v) for v in values] if column in self.json_columns else values)
+            out.append([json_text(v) for v in values] if column in self.json_columns else values)
         return out
 
     async def execute(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

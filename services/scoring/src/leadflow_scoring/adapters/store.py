@@ -74,25 +74,27 @@ async def claim_due_reviews(conn: AsyncConnection, now: datetime, limit: int) ->
 
 
 def _state_to_row(state: LeadState, model: ScoringModel) -> dict[str, Any]:
+    """JSON columns are left as mappings, tuples and datetimes: the bulk writer encodes them (datetimes as
+    ``isoformat`` writes them, which ``row_to_state`` reads back)."""
     return {
         "lead_id": state.lead_id,
         "lead_key": state.lead_key,
         "email": state.email,
         "anonymous_id": state.anonymous_id,
         "stage": state.stage.value,
-        "score": state.score,
+        "score": state.fit + state.engagement,
         "fit": state.fit,
         "engagement": state.engagement,
-        "profile": dict(state.profile),
-        "groups": {g: [v, ref.isoformat()] for g, (v, ref) in state.groups.items()},
-        "rule_hits": dict(state.rule_hits),
-        "recent_hits": {r: [t.isoformat() for t in ts] for r, ts in state.recent_hits.items()},
+        "profile": state.profile,
+        "groups": state.groups,
+        "rule_hits": state.rule_hits,
+        "recent_hits": state.recent_hits,
         "grade": model.grades.grade(state.fit, state.engagement),
         "disqualified_reason": state.disqualified_reason,
         "review_at": state.review_at,
         "requalify_at": state.requalify_at,
         "objected_at": state.stage_changed_at if state.stage is Stage.OBJECTED else None,
-        "rule_points": dict(state.rule_points),
+        "rule_points": state.rule_points,
         "fit_ledger": [
             {"rule_id": e.rule_id, "dimension": e.dimension, "points": e.points, "reason": e.reason} for e in state.fit_ledger
         ],

@@ -28,14 +28,19 @@ def round_half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def add_points(groups: Groups, group: Group, points: float, at: datetime) -> Groups:
+def add_points_into(groups: dict[str, tuple[float, datetime]], group: Group, points: float, at: datetime) -> None:
+    """Add a hit at ``at`` to ``groups`` in place; a hit older than the reference time is decayed up to it."""
     value, ref = groups.get(group.name, (0.0, at))
     if at >= ref:
         value, ref = group.decay(value, days_between(ref, at)) + points, at
     else:
         value += group.decay(points, days_between(at, ref))
+    groups[group.name] = (value, ref)
+
+
+def add_points(groups: Groups, group: Group, points: float, at: datetime) -> Groups:
     updated = dict(groups)
-    updated[group.name] = (value, ref)
+    add_points_into(updated, group, points, at)
     return MappingProxyType(updated)
 
 

@@ -189,6 +189,8 @@ class ScoringModel:
     grades: Grades = field(default_factory=Grades)
     _rules_by_type: Mapping[str, tuple[EngagementRule, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     _tracks_by_type: Mapping[str, tuple[FastTrack, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    fit_reads_profile_only: bool = field(default=True, init=False, repr=False, compare=False)
+    """Every fit condition reads the e-mail or the profile: the same e-mail and profile give the same fit."""
 
     def __post_init__(self) -> None:
         by_type: dict[str, list[EngagementRule]] = {}
@@ -199,6 +201,9 @@ class ScoringModel:
             tracks.setdefault(track.on, []).append(track)
         object.__setattr__(self, "_rules_by_type", MappingProxyType({k: tuple(v) for k, v in by_type.items()}))
         object.__setattr__(self, "_tracks_by_type", MappingProxyType({k: tuple(v) for k, v in tracks.items()}))
+        object.__setattr__(self, "fit_reads_profile_only", all(
+            c.field in ("email", "email_domain") or c.field.startswith("profile.") for rule in self.fit_rules for c in rule.when
+        ))
 
     def rules_for(self, touchpoint_type: str) -> tuple[EngagementRule, ...]:
         return self._rules_by_type.get(touchpoint_type, ())

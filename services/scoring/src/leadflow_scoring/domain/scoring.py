@@ -14,7 +14,7 @@ from typing import Any
 
 from leadflow_events import Stage, StageCauseKind
 
-from leadflow_scoring.domain.decay import add_points, engagement_at, first_time_below
+from leadflow_scoring.domain.decay import add_points_into, engagement_at, first_time_below
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry, Touchpoint
 from leadflow_scoring.domain.model import EngagementRule, FastTrack, ScoringModel
 from leadflow_scoring.domain.stages import plan_transitions
@@ -100,80 +100,148 @@ def _limit_text(rule: EngagementRule) -> str:
     return f"{rule.reason} (limit of {rule.limit.count}{per} reached)"
 
 
+class Working:
+    """A lead while touchpoints are applied to it: plain mutable fields, frozen into a ``LeadState`` once.
+
+    ``score_touchpoint`` applies one touchpoint; a replay applies a whole history to one ``Working``
+    and freezes the end, so the two cannot disagree - it is the same step.
+    """
+
+    __slots__ = ("lead", "email", "anonymous_id", "profile", "fit", "fit_ledger", "engagement", "groups", "hits",
+                 "recent", "points", "count", "updated_at", "stage", "stage_changed_at", "disqualified_reason",
+                 "requalify_at", "review_at", "_fit_seen")
+
+    def __init__(self, lead: LeadState) -> None:
+        self.lead = lead
+        self.email, self.anonymous_id, self.profile = lead.email, lead.anonymous_id, lead.profile
+        self.fit, self.fit_ledger, self.engagement = lead.fit, lead.fit_ledger, lead.engagement
+        self.groups = dict(lead.groups)
+        self.hits = dict(lead.rule_hits)
+        self.recent = dict(lead.recent_hits)
+        self.points = dict(lead.rule_points)
+        self.count, self.updated_at = lead.touchpoint_count, lead.updated_at
+        self.stage, self.stage_changed_at = lead.stage, lead.stage_changed_at
+        self.disqualified_reason, self.requalify_at, self.review_at = lead.disqualified_reason, lead.requalify_at, lead.review_at
+        self._fit_seen: tuple[Any, ...] | None = None
+
+    def freeze(self) -> LeadState:
+        """The lead as it stands; the working copy is done with (its mappings now belong to the state)."""
+        lead = self.lead
+        return LeadState(
+            lead_id=lead.lead_id, lead_key=lead.lead_key, email=self.email, anonymous_id=self.anonymous_id,
+            stage=self.stage, created_at=lead.created_at, updated_at=self.updated_at,
+            stage_changed_at=self.stage_changed_at, profile=self.profile, engagement=self.engagement, fit=self.fit,
+            groups=MappingProxyType(self.groups), rule_hits=MappingProxyType(self.hits),
+            recent_hits=MappingProxyType(self.recent), rule_points=MappingProxyType(self.points),
+            touchpoint_count=self.count, fit_ledger=self.fit_ledger, disqualified_reason=self.disqualified_reason,
+            review_at=self.review_at, requalify_at=self.requalify_at,
+        )
+
+    def apply(self, tp: Touchpoint, model: ScoringModel, created: bool) -> tuple[list[LedgerEntry], list[StageChanged]]:
+        """One touchpoint: the engagement hits it earns (with capped ones) and the stage changes it causes."""
+        self.profile = profile = merge_profile(self.profile, tp.profile)
+        self.email = email = self.email or tp.email
+        self.anonymous_id = self.anonymous_id or tp.anonymous_id
+        facts = facts_of(email, profile, tp)
+        at = tp.occurred_at
+        now = at if at > self.updated_at else self.updated_at  # max(), keeping the first of equals
+
+        # Fit is recomputed from the current profile; a model whose fit rules read only the e-mail and the
+        # profile gives the same fit for the same e-mail and profile, so a replay recomputes it only when they change.
+        seen = (email, profile) if model.fit_reads_profile_only else None
+        if seen is None or self._fit_seen is None or self._fit_seen[0] != email or self._fit_seen[1] is not profile:
+            self.fit_ledger = tuple(
+                LedgerEntry(rule.id, "fit", rule.points, rule.reason) for rule in model.fit_rules if rule.applies(facts)
+            )
+            self.fit = sum(e.points for e in self.fit_ledger)
+            self._fit_seen = seen
+        fit = self.fit
+
+        entries: list[LedgerEntry] = []
+        hits, recent, points, groups = self.hits, self.recent, self.points, self.groups
+        for rule in model.rules_for(tp.type):
+            if not rule.applies(facts):
+                continue
+            if not _allowed(rule, hits, recent, at):
+                entries.append(LedgerEntry(rule.id, rule.group, 0, _limit_text(rule), tp.event_id, capped=True))
+                continue
+            hits[rule.id] = hits.get(rule.id, 0) + 1
+            if rule.limit is not None and rule.limit.days is not None:
+                recent[rule.id] = tuple(sorted((*recent.get(rule.id, ()), at)))[-rule.limit.count:]
+            points[rule.id] = points.get(rule.id, 0) + rule.points
+            add_points_into(groups, model.group(rule.group), rule.points, at)
+            entries.append(LedgerEntry(rule.id, rule.group, rule.points, rule.reason, tp.event_id))
+        self.engagement = engagement_at(groups, model, now)
+        self.count += 1
+        self.updated_at = now
+
+        changes: list[StageChanged] = []
+        if created:
+            changes.append(self._change(None, Stage.LEAD, at, tp.event_id, StageCauseKind.TOUCHPOINT, None,
+                                        f"First touchpoint: {tp.type}."))
+        blocker = next((d for d in model.disqualifiers if d.applies(tp.type, facts)), None)
+        if blocker is not None and self.stage is not Stage.DISQUALIFIED:
+            changes.append(self._change(self.stage, Stage.DISQUALIFIED, at, tp.event_id, StageCauseKind.DISQUALIFIED,
+                                        blocker.id, f"{blocker.reason} (disqualifier '{blocker.id}')."))
+            self.stage, self.stage_changed_at, self.disqualified_reason = Stage.DISQUALIFIED, at, blocker.reason
+            self.review_at = None
+            return entries, changes
+        fast: FastTrack | None = next(
+            (t for t in model.fast_tracks_for(tp.type) if fit >= t.min_fit and t.applies(facts)), None
+        )
+        top = max((e for e in entries if e.points), key=lambda e: abs(e.points), default=None)
+        self.move(model, at, tp.event_id, fast, top, StageCauseKind.TOUCHPOINT, changes)
+        return entries, changes
+
+    def move(self, model: ScoringModel, at: datetime, touchpoint_id: str | None, fast: FastTrack | None,
+             top: LedgerEntry | None, cause: StageCauseKind, changes: list[StageChanged]) -> None:
+        current = self.stage
+        score = self.fit + self.engagement
+        targets = plan_transitions(current, score, self.fit, model.thresholds, fast_tracked=fast is not None,
+                                   engagement=self.engagement, requalify_at=self.requalify_at)
+        for target in targets:
+            if fast is not None and target is Stage.SQL:
+                kind, rule_id = StageCauseKind.FAST_TRACK, fast.id
+                reason = f"{fast.reason} (fast track '{fast.id}', fit {self.fit} >= {fast.min_fit})."
+            else:
+                kind, rule_id = cause, top.rule_id if top else None
+                reason = _threshold_reason(target, score, model, top, cause)
+            if self.requalify_at is not None and self.stage is Stage.LEAD:
+                reason += f" Sales had sent it back; it needed {self.requalify_at} points (or a fast track) to qualify again."
+            changes.append(self._change(current, target, at, touchpoint_id, kind, rule_id, reason))
+            current = target
+        if current is not self.stage:
+            self.stage, self.stage_changed_at, self.requalify_at = current, at, None
+
+    def _change(self, from_stage: Stage | None, to_stage: Stage, at: datetime, touchpoint_id: str | None,
+                cause: StageCauseKind, rule_id: str | None, reason: str) -> StageChanged:
+        return StageChanged(
+            lead_id=self.lead.lead_id, from_stage=from_stage, to_stage=to_stage, occurred_at=at, cause=cause,
+            reason=reason, touchpoint_id=touchpoint_id, rule_id=rule_id, score=self.fit + self.engagement, fit=self.fit,
+            engagement=self.engagement,
+        )
+
+
 def score_touchpoint(state: LeadState | None, tp: Touchpoint, model: ScoringModel, *, review: bool = True) -> Scored:
     """The lead after ``tp``. ``review=False`` leaves ``review_at`` stale: for a replay, which sets it once on
     the final state (``with_review``) - it depends on that state alone, and finding it is the costliest step."""
     created = state is None
-    lead = new_lead(tp) if state is None else state
-    profile = merge_profile(lead.profile, tp.profile)
-    email = lead.email or tp.email
-    facts = facts_of(email, profile, tp)
-    now = max(lead.updated_at, tp.occurred_at)
-
-    fit_ledger = tuple(
-        LedgerEntry(rule.id, "fit", rule.points, rule.reason) for rule in model.fit_rules if rule.applies(facts)
-    )
-    fit = sum(e.points for e in fit_ledger)
-
-    entries: list[LedgerEntry] = []
-    hits = dict(lead.rule_hits)
-    recent = dict(lead.recent_hits)
-    points = dict(lead.rule_points)
-    groups = lead.groups
-    for rule in model.rules_for(tp.type):
-        if not rule.applies(facts):
-            continue
-        if not _allowed(rule, hits, recent, tp.occurred_at):
-            entries.append(LedgerEntry(rule.id, rule.group, 0, _limit_text(rule), tp.event_id, capped=True))
-            continue
-        hits[rule.id] = hits.get(rule.id, 0) + 1
-        if rule.limit is not None and rule.limit.days is not None:
-            recent[rule.id] = tuple(sorted((*recent.get(rule.id, ()), tp.occurred_at)))[-rule.limit.count:]
-        points[rule.id] = points.get(rule.id, 0) + rule.points
-        groups = add_points(groups, model.group(rule.group), rule.points, tp.occurred_at)
-        entries.append(LedgerEntry(rule.id, rule.group, rule.points, rule.reason, tp.event_id))
-
-    updated = replace(
-        lead,
-        email=email,
-        anonymous_id=lead.anonymous_id or tp.anonymous_id,
-        profile=profile,
-        fit=fit,
-        engagement=engagement_at(groups, model, now),
-        groups=groups,
-        rule_hits=MappingProxyType(hits),
-        recent_hits=MappingProxyType(recent),
-        rule_points=MappingProxyType(points),
-        touchpoint_count=lead.touchpoint_count + 1,
-        updated_at=now,
-        fit_ledger=fit_ledger,
-    )
-    changes: list[StageChanged] = []
-    if created:
-        changes.append(_change(updated, None, Stage.LEAD, tp.occurred_at, tp.event_id, StageCauseKind.TOUCHPOINT, None,
-                               f"First touchpoint: {tp.type}."))
-    blocker = next((d for d in model.disqualifiers if d.applies(tp.type, facts)), None)
-    if blocker is not None and updated.stage is not Stage.DISQUALIFIED:
-        changes.append(_change(updated, updated.stage, Stage.DISQUALIFIED, tp.occurred_at, tp.event_id,
-                               StageCauseKind.DISQUALIFIED, blocker.id, f"{blocker.reason} (disqualifier '{blocker.id}')."))
-        updated = replace(updated, stage=Stage.DISQUALIFIED, stage_changed_at=tp.occurred_at,
-                          disqualified_reason=blocker.reason)
-        return Scored(replace(updated, review_at=None), tuple(entries), tuple(changes), created)
-
-    fast: FastTrack | None = next(
-        (t for t in model.fast_tracks_for(tp.type) if fit >= t.min_fit and t.applies(facts)), None
-    )
-    top = max((e for e in entries if e.points), key=lambda e: abs(e.points), default=None)
-    updated, moved = _move(updated, model, tp.occurred_at, tp.event_id, fast, top)
-    changes.extend(moved)
-    return Scored(with_review(updated, model) if review else updated, tuple(entries), tuple(changes), created)
+    work = Working(new_lead(tp) if state is None else state)
+    entries, changes = work.apply(tp, model, created)
+    updated = work.freeze()
+    if review:
+        updated = with_review(updated, model)
+    return Scored(updated, tuple(entries), tuple(changes), created)
 
 
 def reevaluate(lead: LeadState, model: ScoringModel, at: datetime) -> Scored:
     """The lead at ``at`` without a new touchpoint: decay may have recycled it."""
-    cooled = replace(lead, engagement=engagement_at(lead.groups, model, at), updated_at=max(lead.updated_at, at))
-    updated, moved = _move(cooled, model, at, None, None, None, cause=StageCauseKind.DECAY)
-    return Scored(with_review(updated, model), (), tuple(moved), False)
+    work = Working(lead)
+    work.engagement = engagement_at(lead.groups, model, at)
+    work.updated_at = max(lead.updated_at, at)
+    changes: list[StageChanged] = []
+    work.move(model, at, None, None, None, StageCauseKind.DECAY, changes)
+    return Scored(with_review(work.freeze(), model), (), tuple(changes), False)
 
 
 def with_review(lead: LeadState, model: ScoringModel) -> LeadState:
@@ -183,30 +251,6 @@ def with_review(lead: LeadState, model: ScoringModel) -> LeadState:
     t = model.thresholds
     at = first_time_below(lead.groups, model, lead.fit, t.mql - t.recycle_gap, lead.updated_at)
     return replace(lead, review_at=at)
-
-
-def _move(
-    lead: LeadState, model: ScoringModel, at: datetime, touchpoint_id: str | None, fast: FastTrack | None,
-    top: LedgerEntry | None, cause: StageCauseKind = StageCauseKind.TOUCHPOINT,
-) -> tuple[LeadState, list[StageChanged]]:
-    changes = []
-    current = lead.stage
-    targets = plan_transitions(current, lead.score, lead.fit, model.thresholds, fast_tracked=fast is not None,
-                               engagement=lead.engagement, requalify_at=lead.requalify_at)
-    for target in targets:
-        if fast is not None and target is Stage.SQL:
-            kind, rule_id = StageCauseKind.FAST_TRACK, fast.id
-            reason = f"{fast.reason} (fast track '{fast.id}', fit {lead.fit} >= {fast.min_fit})."
-        else:
-            kind, rule_id = cause, top.rule_id if top else None
-            reason = _threshold_reason(target, lead.score, model, top, cause)
-        if lead.requalify_at is not None and lead.stage is Stage.LEAD:
-            reason += f" Sales had sent it back; it needed {lead.requalify_at} points (or a fast track) to qualify again."
-        changes.append(_change(lead, current, target, at, touchpoint_id, kind, rule_id, reason))
-        current = target
-    if current is not lead.stage:
-        lead = replace(lead, stage=current, stage_changed_at=at, requalify_at=None)
-    return lead, changes
 
 
 def top_reasons(lead: LeadState, model: ScoringModel, limit: int = 5) -> list[tuple[str, int, str]]:
@@ -227,14 +271,3 @@ def _threshold_reason(target: Stage, score: int, model: ScoringModel, top: Ledge
         return f"Score {score} reached the SQL threshold {t.sql}{after}."
     why = " as engagement decayed" if cause is StageCauseKind.DECAY else after
     return f"Score {score} fell below {t.mql - t.recycle_gap} (MQL threshold {t.mql} minus gap {t.recycle_gap}){why}; recycled to nurture."
-
-
-def _change(
-    lead: LeadState, from_stage: Stage | None, to_stage: Stage, at: datetime, touchpoint_id: str | None,
-    cause: StageCauseKind, rule_id: str | None, reason: str,
-) -> StageChanged:
-    return StageChanged(
-        lead_id=lead.lead_id, from_stage=from_stage, to_stage=to_stage, occurred_at=at, cause=cause,
-        reason=reason, touchpoint_id=touchpoint_id, rule_id=rule_id, score=lead.score, fit=lead.fit,
-        engagement=lead.engagement,
-    )

@@ -11,7 +11,7 @@ from leadflow_events import Stage
 
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry, Touchpoint
 from leadflow_scoring.domain.model import ScoringModel
-from leadflow_scoring.domain.scoring import reevaluate, score_touchpoint, with_review
+from leadflow_scoring.domain.scoring import Working, new_lead, reevaluate, with_review
 from leadflow_scoring.domain.stages import SALES_OWNED
 
 BUCKETS = ((None, 0), (0, 25), (25, 50), (50, 75), (75, 100), (100, 150), (150, None))
@@ -33,15 +33,17 @@ class Replayed:
 
 def replay_history(history: Iterable[Touchpoint], model: ScoringModel, now: datetime) -> Replayed | None:
     """A lead as ``model`` would have it at ``now``, from its touchpoints in order, with its ledger."""
-    state: LeadState | None = None
+    work: Working | None = None
     ledger: list[tuple[LedgerEntry, datetime]] = []
     for tp in history:
-        scored = score_touchpoint(state, tp, model, review=False)  # only the final state's review time counts
-        state = scored.state
-        ledger.extend((entry, tp.occurred_at) for entry in scored.ledger)
-    if state is None:
+        created = work is None
+        if work is None:
+            work = Working(new_lead(tp))
+        entries, _ = work.apply(tp, model, created)  # the same step as score_touchpoint, on one working copy
+        ledger.extend((entry, tp.occurred_at) for entry in entries)
+    if work is None:
         return None
-    state = with_review(state, model)
+    state = with_review(work.freeze(), model)  # only the final state's review time counts
     if state.review_at is not None and state.review_at <= now:
         state = reevaluate(state, model, state.review_at).state
     return Replayed(state, tuple(ledger))
