@@ -147,7 +147,7 @@ class RescoringWorker:
                     "model_hash": model.hash, "occurred_at": when,
                 } for e, when in replayed.ledger]
             await db.execute(DELETE_LEDGER, ids)
-            await store.insert_ledger(conn, ledger_rows)
+            await store.LEDGER_INSERT.copy(conn, ledger_rows)
             await writes.flush(conn)
             await conn.execute(update(rescore_jobs).where(rescore_jobs.c.id == job.id).values(
                 cursor=ids[-1], done=rescore_jobs.c.done + len(rows), changed=rescore_jobs.c.changed + changed,

@@ -30,6 +30,7 @@ class Condition:
     op: str
     value: Any = None
     _pattern: re.Pattern[str] | None = None
+    _text: str = ""  # the value as the string operators compare it (lower case), worked out once
 
     @staticmethod
     def make(field: str, op: str, value: Any = None) -> Condition:
@@ -40,6 +41,9 @@ class Condition:
             value = frozenset(str(v).lower() for v in value)
         return Condition(field, op, value, pattern)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", str(self.value).lower())
+
     def matches(self, facts: Mapping[str, Any]) -> bool:
         actual = facts.get(self.field)
         op = self.op
@@ -47,30 +51,37 @@ class Condition:
             return (actual not in (None, "")) == bool(self.value if self.value is not None else True)
         if actual is None:
             return op in ("not_equals", "not_in")
-        text = str(actual).lower()
+        text = actual.lower() if type(actual) is str else str(actual).lower()
         if op == "equals":
-            return text == str(self.value).lower()
+            return text == self._text
         if op == "not_equals":
-            return text != str(self.value).lower()
+            return text != self._text
         if op == "in":
             return text in self.value
         if op == "not_in":
             return text not in self.value
         if op == "contains":
-            return str(self.value).lower() in text
+            return self._text in text
         if op == "prefix":
-            return text.startswith(str(self.value).lower())
+            return text.startswith(self._text)
         if op == "suffix":
-            return text.endswith(str(self.value).lower())
+            return text.endswith(self._text)
         if op == "regex":
             assert self._pattern is not None
             return self._pattern.search(str(actual)) is not None
         if op == "url_matches":
-            return fnmatchcase(text, str(self.value).lower())
+            return fnmatchcase(text, self._text)
         number, bound = _number(actual), _number(self.value)
         if number is None or bound is None:
             return False
         return {"gt": number > bound, "gte": number >= bound, "lt": number < bound, "lte": number <= bound}[op]
+
+
+def all_match(conditions: tuple[Condition, ...], facts: Mapping[str, Any]) -> bool:
+    for condition in conditions:
+        if not condition.matches(facts):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +94,7 @@ class FitRule:
     when: tuple[Condition, ...]
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
-        return all(c.matches(facts) for c in self.when)
+        return all_match(self.when, facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +132,7 @@ class EngagementRule:
     group: str = "engagement"
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
-        return all(c.matches(facts) for c in self.when)
+        return all_match(self.when, facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +146,7 @@ class FastTrack:
     when: tuple[Condition, ...] = ()
 
     def applies(self, facts: Mapping[str, Any]) -> bool:
-        return all(c.matches(facts) for c in self.when)
+        return all_match(self.when, facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +159,7 @@ class Disqualifier:
     when: tuple[Condition, ...] = ()
 
     def applies(self, touchpoint_type: str, facts: Mapping[str, Any]) -> bool:
-        return (self.on is None or self.on == touchpoint_type) and all(c.matches(facts) for c in self.when)
+        return (self.on is None or self.on == touchpoint_type) and all_match(self.when, facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +200,9 @@ class ScoringModel:
     grades: Grades = field(default_factory=Grades)
     _rules_by_type: Mapping[str, tuple[EngagementRule, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     _tracks_by_type: Mapping[str, tuple[FastTrack, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    _disqualifiers_by_type: Mapping[str, tuple[Disqualifier, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False)
+    _any_type_disqualifiers: tuple[Disqualifier, ...] = field(default=(), repr=False)
     fit_reads_profile_only: bool = field(default=True, init=False, repr=False, compare=False)
     """Every fit condition reads the e-mail or the profile: the same e-mail and profile give the same fit."""
 
@@ -201,12 +215,22 @@ class ScoringModel:
             tracks.setdefault(track.on, []).append(track)
         object.__setattr__(self, "_rules_by_type", MappingProxyType({k: tuple(v) for k, v in by_type.items()}))
         object.__setattr__(self, "_tracks_by_type", MappingProxyType({k: tuple(v) for k, v in tracks.items()}))
+        any_type = tuple(d for d in self.disqualifiers if d.on is None)
+        object.__setattr__(self, "_disqualifiers_by_type", MappingProxyType({
+            kind: tuple(d for d in self.disqualifiers if d.on is None or d.on == kind)
+            for kind in {d.on for d in self.disqualifiers if d.on is not None}
+        }))
+        object.__setattr__(self, "_any_type_disqualifiers", any_type)
         object.__setattr__(self, "fit_reads_profile_only", all(
             c.field in ("email", "email_domain") or c.field.startswith("profile.") for rule in self.fit_rules for c in rule.when
         ))
 
     def rules_for(self, touchpoint_type: str) -> tuple[EngagementRule, ...]:
         return self._rules_by_type.get(touchpoint_type, ())
+
+    def disqualifiers_for(self, touchpoint_type: str) -> tuple[Disqualifier, ...]:
+        """The disqualifiers that can apply to a touchpoint of this type, in model order."""
+        return self._disqualifiers_by_type.get(touchpoint_type, self._any_type_disqualifiers)
 
     def fast_tracks_for(self, touchpoint_type: str) -> tuple[FastTrack, ...]:
         return self._tracks_by_type.get(touchpoint_type, ())

@@ -179,7 +179,7 @@ class Working:
         if created:
             changes.append(self._change(None, Stage.LEAD, at, tp.event_id, StageCauseKind.TOUCHPOINT, None,
                                         f"First touchpoint: {tp.type}."))
-        blocker = next((d for d in model.disqualifiers if d.applies(tp.type, facts)), None)
+        blocker = next((d for d in model.disqualifiers_for(tp.type) if d.applies(tp.type, facts)), None)
         if blocker is not None and self.stage is not Stage.DISQUALIFIED:
             changes.append(self._change(self.stage, Stage.DISQUALIFIED, at, tp.event_id, StageCauseKind.DISQUALIFIED,
                                         blocker.id, f"{blocker.reason} (disqualifier '{blocker.id}')."))
