@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_events import Stage, StageCauseKind
+from leadflow_runtime.bulk import driver_connection
 
 from leadflow_scoring.adapters import store
 from leadflow_scoring.adapters.tables import lead_aliases, leads, score_ledger, touchpoints
@@ -35,6 +36,9 @@ from leadflow_scoring.domain.stages import SALES_OWNED
 
 MERGES = Counter("leadflow_identity_merges_total", "Anonymous histories merged into a known lead.")
 ALIAS_LOCK_NAMESPACE = 0x4C47
+
+
+ALIASES = "SELECT alias_key, lead_key FROM scoring.lead_aliases WHERE alias_key = ANY($1::text[])"
 
 
 async def lock_and_resolve(conn: AsyncConnection, tps: Sequence[Touchpoint]) -> tuple[dict[str, str], dict[str, str]]:
@@ -50,8 +54,8 @@ async def lock_and_resolve(conn: AsyncConnection, tps: Sequence[Touchpoint]) -> 
         ),
         {"ns": ALIAS_LOCK_NAMESPACE, "ids": lock_ids},
     )
-    rows = await conn.execute(select(lead_aliases.c.alias_key, lead_aliases.c.lead_key).where(lead_aliases.c.alias_key.in_(anon_keys)))
-    aliases = {r.alias_key: r.lead_key for r in rows}
+    rows = await (await driver_connection(conn)).fetch(ALIASES, anon_keys)
+    aliases = {r["alias_key"]: r["lead_key"] for r in rows}
     new_links: dict[str, str] = {}
     for tp in tps:
         if tp.email and tp.anonymous_id:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_events import LEAD_ERASED_V1, CloudEvent, LeadErased, encode_event
+from leadflow_runtime.bulk import driver_connection
 from leadflow_runtime.health import Heartbeat
 from leadflow_runtime.lifecycle import BatchedJob
 from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
@@ -44,13 +45,17 @@ def consent_rows(lead_id: str, tp: Touchpoint, consent: Any) -> dict[str, Any]:
     }
 
 
+# = ANY(array): one statement text (prepared once) whatever the number of keys in the batch.
+ERASED_KEYS = "SELECT key_hash, erased_at FROM scoring.erasures WHERE key_hash = ANY($1::text[])"
+
+
 async def erased_keys(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, datetime]:
     """Lead keys erased before, with when: records received up to then must not bring the person back."""
     if not keys:
         return {}
     by_hash = {key_hash(k): k for k in keys}
-    rows = await conn.execute(select(erasures.c.key_hash, erasures.c.erased_at).where(erasures.c.key_hash.in_(list(by_hash))))
-    return {by_hash[r.key_hash]: r.erased_at for r in rows}
+    rows = await (await driver_connection(conn)).fetch(ERASED_KEYS, list(by_hash))
+    return {by_hash[r["key_hash"]]: r["erased_at"] for r in rows}
 
 
 async def object_lead(conn: AsyncConnection, registry: ModelRegistry, stage_topic: str, lead_id: str, at: datetime,
