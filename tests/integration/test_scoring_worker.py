@@ -239,3 +239,74 @@ async def test_activating_a_model_rescores_every_lead_once_and_keeps_sales_leads
     ])
     assert job["changed"] == 2
     assert all(e.data.model.hash == new_hash for e in new_events), [(e.data.to_stage, e.data.cause.kind, e.data.model.hash) for e in new_events]
+
+
+async def test_rescoring_pages_in_flight_commit_in_order_and_a_failed_page_is_redone(test_env, monkeypatch):
+    """Two pages in flight: every lead is rescored exactly once, also when a page fails after the next one started."""
+    from datetime import UTC, datetime
+
+    from leadflow_runtime.health import Heartbeat
+    from leadflow_scoring import rescoring_job
+    from leadflow_scoring.adapters.tables import rescore_jobs, score_ledger
+    from leadflow_scoring.model_file import DEFAULT_MODEL_PATH, load_model, parse_model
+    from leadflow_scoring.model_registry import ModelRegistry
+
+    emails = [f"lead{i}@bigco.example" for i in range(17)]
+    records = [record(touchpoint(kind, email, n, event_id=f"tp-{email}-{kind}"))
+               for n, email in enumerate(emails) for kind in ("page_viewed", "content_downloaded")]
+    await produce(test_env.infra.kafka_bootstrap, test_env.touchpoints_topic, records)
+    engine = make_engine(test_env.database_url)
+    try:
+        async with scoring_running(test_env):
+            async def applied() -> bool:
+                async with engine.connect() as conn:
+                    return await conn.scalar(select(func.count()).select_from(touchpoints).where(
+                        touchpoints.c.event_id.like("tp-lead%@bigco.example-%"))) == len(records)
+            assert await wait_until(applied)
+        async with engine.connect() as conn:  # the module's other tests left leads too: pages run over all of them
+            all_ids = sorted(str(i) for i in await conn.scalars(select(leads.c.lead_id)))
+
+        draft = DEFAULT_MODEL_PATH.read_text().replace("mql: 65", "mql: 60")
+        model = parse_model(draft)
+        registry = ModelRegistry(load_model(), str(DEFAULT_MODEL_PATH))
+        await registry.seed(engine)
+        activation = await registry.activate(engine, model, draft, datetime.now(UTC))
+
+        real_flush = rescoring_job.Writes.flush
+        failures = []
+
+        third_page = all_ids[4]  # pages of two, in lead id order
+
+        async def flush_failing_once(self, conn):  # the third page fails once, after the fourth started
+            if not failures and any(lead.lead_id == third_page for lead in self.leads.values()):
+                failures.append(True)
+                await asyncio.sleep(0.2)
+                raise ConnectionResetError("connection lost while writing")
+            await real_flush(self, conn)
+
+        monkeypatch.setattr(rescoring_job.Writes, "flush", flush_failing_once)
+        worker = rescoring_job.RescoringWorker(engine=engine, registry=registry, stage_topic=test_env.stages_topic,
+                                               heartbeat=Heartbeat("rescoring"), batch=2)
+        async with engine.connect() as conn:
+            job = (await conn.execute(select(rescore_jobs).where(rescore_jobs.c.id == activation.job_id))).first()
+        with pytest.raises(ConnectionResetError):
+            await worker._run_job(job)
+        async with engine.connect() as conn:
+            job = (await conn.execute(select(rescore_jobs).where(rescore_jobs.c.id == activation.job_id))).first()
+        assert job.done == 4 and job.status == "running"  # pages 1 and 2 committed; 3 failed, 4 waited and rolled back
+        await worker._run_job(job)  # the run loop claims the job again and goes on from its cursor
+        async with engine.connect() as conn:
+            job = (await conn.execute(select(rescore_jobs).where(rescore_jobs.c.id == activation.job_id))).first()
+            mine = [lead_id_for(e) for e in emails]
+            hashes = [r.model_hash for r in await conn.execute(select(leads.c.model_hash).where(leads.c.lead_id.in_(mine)))]
+            ledger = list(await conn.execute(
+                select(score_ledger.c.lead_id, score_ledger.c.touchpoint_id, score_ledger.c.rule_id, func.count())
+                .group_by(score_ledger.c.lead_id, score_ledger.c.touchpoint_id, score_ledger.c.rule_id)))
+            ledger_hashes = {r.model_hash for r in await conn.execute(select(score_ledger.c.model_hash))}
+    finally:
+        await engine.dispose()
+    assert failures == [True]
+    assert job.status == "done" and job.done == job.total == len(all_ids)
+    assert hashes == [model.hash] * len(emails)
+    assert ledger_hashes == {model.hash}
+    assert ledger and all(count == 1 for *_, count in ledger)  # no hit written twice

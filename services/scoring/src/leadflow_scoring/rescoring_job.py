@@ -42,6 +42,13 @@ HISTORY = (
 DELETE_LEDGER = "DELETE FROM scoring.score_ledger WHERE lead_id = ANY($1::uuid[])"
 
 
+PAGES_IN_FLIGHT = 2
+
+
+class PageOutOfTurn(Exception):
+    """A page found the job moved or stopped under it; it rolls back and the job goes on from its stored cursor."""
+
+
 class RescoringWorker:
     def __init__(self, *, engine: AsyncEngine, registry: ModelRegistry, stage_topic: str, heartbeat: Heartbeat,
                  batch: int = 500, poll_interval: float = 2.0, after_commit=None) -> None:  # type: ignore[no-untyped-def]
@@ -95,21 +102,54 @@ class RescoringWorker:
             return row
 
     async def _run_job(self, job: Any) -> None:
+        """Pages one after another, two in flight: while one page's writes run in PostgreSQL, the next page is
+        read and replayed here (the two cores work at once). Pages touch disjoint leads; each commits only
+        after the page before it (it waits for it before moving the job's cursor, and the cursor only moves
+        from where it stood), so a page that fails stops the page after it too, and the job goes on from
+        the last committed page."""
         log.info("rescoring job running", job=job.id, model=job.model_hash, done=job.done, total=job.total)
         cursor = job.cursor
-        while not self._stop.is_set():
-            self.heartbeat.beat()
-            moved, cursor, finished = await self._step(job, cursor)
-            if finished:
-                log.info("rescoring job finished", job=job.id)
+        in_flight: list[asyncio.Task[tuple[int | None, str | None, bool]]] = []
+        try:
+            while not self._stop.is_set():
+                self.heartbeat.beat()
+                if len(in_flight) >= PAGES_IN_FLIGHT:
+                    await in_flight.pop(0)
+                fetched: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+                step = asyncio.create_task(self._step(job, cursor, fetched, in_flight[-1] if in_flight else None))
+                in_flight.append(step)
+                await asyncio.wait([fetched, step], return_when=asyncio.FIRST_COMPLETED)
+                last_id = fetched.result() if fetched.done() else None
+                if last_id is not None:
+                    cursor = last_id
+                    continue
+                for task in in_flight:  # the end, or the job was superseded: let the pages in flight finish
+                    moved, _, finished = await task
+                in_flight.clear()
+                if finished:
+                    log.info("rescoring job finished", job=job.id)
                 return
-            if moved is None:
-                return  # superseded by a newer activation
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _step(self, job: Any, cursor: str | None) -> tuple[int | None, str | None, bool]:
+    async def _step(self, job: Any, cursor: str | None, fetched: asyncio.Future[str | None],
+                    previous: asyncio.Task[Any] | None) -> tuple[int | None, str | None, bool]:
+        """One page after ``cursor``; ``fetched`` learns the page's last lead id (None: nothing to do) as soon as it
+        is read, so the next page can start."""
         at = job.started_at
+        try:
+            return await self._page(job, cursor, fetched, previous, at)
+        finally:
+            if not fetched.done():
+                fetched.set_result(None)
+
+    async def _page(self, job: Any, cursor: str | None, fetched: asyncio.Future[str | None],
+                    previous: asyncio.Task[Any] | None, at: datetime) -> tuple[int | None, str | None, bool]:
         async with self.engine.begin() as conn:
-            status = await conn.scalar(select(rescore_jobs.c.status).where(rescore_jobs.c.id == job.id).with_for_update())
+            status = await conn.scalar(select(rescore_jobs.c.status).where(rescore_jobs.c.id == job.id))
             if status != "running":
                 return None, cursor, False
             model = await self.registry.refresh(conn)
@@ -118,17 +158,22 @@ class RescoringWorker:
             db = await driver_connection(conn)
             rows = await db.fetch(LEADS_PAGE, cursor or NIL_UUID, self.batch)
             if not rows:
-                await conn.execute(update(rescore_jobs).where(rescore_jobs.c.id == job.id)
-                                   .values(status="done", finished_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC)))
+                fetched.set_result(None)
+                if previous is not None:
+                    await previous
+                await self._advance(conn, job, cursor, status="done", finished_at=datetime.now(UTC))
                 return 0, cursor, True
             ids = [str(r["lead_id"]) for r in rows]
+            fetched.set_result(ids[-1])
             history: dict[str, list[Any]] = {i: [] for i in ids}
             for t in await db.fetch(HISTORY, ids):
                 history[str(t["lead_id"])].append(t)
             writes = Writes(model, self.stage_topic)
             ledger_rows: list[dict[str, Any]] = []
             changed = 0
-            for row in rows:
+            for n, row in enumerate(rows, start=1):
+                if n % 50 == 0:
+                    await asyncio.sleep(0)  # let the page before this one send its next statement to PostgreSQL
                 current = store.row_to_state(row)
                 tps = [
                     Touchpoint(t["event_id"], t["type"], t["occurred_at"], current.email, current.anonymous_id,
@@ -149,11 +194,24 @@ class RescoringWorker:
             await db.execute(DELETE_LEDGER, ids)
             await store.LEDGER_INSERT.copy(conn, ledger_rows)
             await writes.flush(conn)
-            await conn.execute(update(rescore_jobs).where(rescore_jobs.c.id == job.id).values(
-                cursor=ids[-1], done=rescore_jobs.c.done + len(rows), changed=rescore_jobs.c.changed + changed,
-                heartbeat_at=datetime.now(UTC),
-            ))
+            if previous is not None:
+                await previous  # pages commit in order
+            await self._advance(conn, job, cursor, cursor=ids[-1], done=rescore_jobs.c.done + len(rows),
+                                changed=rescore_jobs.c.changed + changed)
         RESCORED.inc(len(rows))
         if changed and self.after_commit:
             self.after_commit()
         return len(rows), ids[-1], False
+
+    @staticmethod
+    async def _advance(conn: Any, job: Any, expected_cursor: str | None, **values: Any) -> None:
+        """Move the job on from ``expected_cursor``; if the job was superseded or its cursor is elsewhere (a page
+        before this one did not commit, or another instance moved it), this page rolls back."""
+        moved = await conn.execute(
+            update(rescore_jobs)
+            .where(rescore_jobs.c.id == job.id, rescore_jobs.c.status == "running",
+                   rescore_jobs.c.cursor.is_not_distinct_from(expected_cursor))
+            .values(heartbeat_at=datetime.now(UTC), **values)
+        )
+        if moved.rowcount != 1:
+            raise PageOutOfTurn(f"rescoring job {job.id}: cursor no longer at {expected_cursor}; page rolled back")
