@@ -61,5 +61,6 @@ def rescoring(ctx: Context, out: Outcome) -> None:
         f"{n:,} touchpoints over {leads:,} leads applied by one scoring process, then POST /v1/models/activate with "
         f"the shipped model changed (MQL at 60 instead of 65, webinar +30 instead of +25); timed from the POST until "
         f"GET /v1/models/jobs/<id> said done ({job['total']:,} leads, {job['changed']:,} changed stage). "
-        "No target was set for this."
+        "The job replays each lead's stored history and rewrites lead, ledger and stage history, two pages of 500 "
+        "leads in flight."
     )
