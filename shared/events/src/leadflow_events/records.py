@@ -71,7 +71,7 @@ def encode_event(event: CloudEvent[Any]) -> bytes:
 
 
 def _header(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None, name: str) -> str | None:
-    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    items = headers if type(headers) in (list, tuple) else headers.items() if isinstance(headers, Mapping) else (headers or ())
     for key, value in items:
         if key.lower() == name:
             return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

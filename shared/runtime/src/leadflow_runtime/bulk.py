@@ -13,6 +13,7 @@ Statement-level triggers fire once per call, as for one multi-row ``INSERT``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ _DIALECT = postgresql.dialect()
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):  # read-only views of the domain (MappingProxyType)
+    if type(value) is MappingProxyType or isinstance(value, Mapping):  # read-only views of the domain
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
