@@ -8,6 +8,7 @@ take seconds rather than the minutes pydantic would need, and the bytes still ma
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import uuid
 from collections.abc import Iterator
@@ -91,6 +92,24 @@ def check_contract(value: bytes) -> None:
     assert event.data.identity.email, "record without a lead"
 
 
+class _UnknownTopicYet(logging.Filter):
+    """Right after creation a topic can be missing from the first metadata answers; aiokafka logs each of those
+    as an error while it waits. Expected here, so not printed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not found in cluster metadata" not in record.getMessage()
+
+
+async def _partitions_of_new_topic(producer: AIOKafkaProducer, topic: str) -> set[int]:
+    quiet = _UnknownTopicYet()
+    logger = logging.getLogger("aiokafka.cluster")
+    logger.addFilter(quiet)
+    try:
+        return await asyncio.wait_for(producer.partitions_for(topic), 60)
+    finally:
+        logger.removeFilter(quiet)
+
+
 async def produce_all(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes]], *, in_flight: int = 24) -> int:
     """Put records on the topic in big per-partition batches, partitioned by key as ingest's producer does."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1024 * 1024,
@@ -100,7 +119,7 @@ async def produce_all(bootstrap: str, topic: str, records: Iterator[tuple[bytes,
     headers = list(CLOUDEVENT_HEADERS)
     sent = 0
     try:
-        partitions = sorted(await producer.partitions_for(topic))
+        partitions = sorted(await _partitions_of_new_topic(producer, topic))
         builders = {p: producer.create_batch() for p in partitions}
         pending: list[asyncio.Future[Any]] = []
 
