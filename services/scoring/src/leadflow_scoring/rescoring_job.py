@@ -169,7 +169,7 @@ class RescoringWorker:
             for t in await db.fetch(HISTORY, ids):
                 history[str(t["lead_id"])].append(t)
             writes = Writes(model, self.stage_topic)
-            ledger_rows: list[dict[str, Any]] = []
+            ledger_rows: list[tuple[Any, ...]] = []  # in LEDGER_INSERT's column order, for COPY
             changed = 0
             for n, row in enumerate(rows, start=1):
                 if n % 50 == 0:
@@ -186,11 +186,11 @@ class RescoringWorker:
                 scored = rescore(current, replayed, model, at)
                 changed += bool(scored.changes)
                 writes.add(scored, at, ledger=False)
-                ledger_rows += [{
-                    "lead_id": current.lead_id, "touchpoint_id": e.touchpoint_id, "rule_id": e.rule_id,
-                    "group_name": e.dimension, "points": e.points, "reason": e.reason, "capped": e.capped,
-                    "model_hash": model.hash, "occurred_at": when,
-                } for e, when in replayed.ledger]
+                lead_id = current.lead_id
+                ledger_rows += [
+                    (lead_id, e.touchpoint_id, e.rule_id, e.dimension, e.points, e.reason, e.capped, model.hash, when)
+                    for e, when in replayed.ledger
+                ]
             await db.execute(DELETE_LEDGER, ids)
             await store.LEDGER_INSERT.copy(conn, ledger_rows)
             await writes.flush(conn)

@@ -84,14 +84,14 @@ class BulkInsert:
         if rows:
             await (await driver_connection(conn)).execute(self.sql, *self.arrays(rows))
 
-    async def copy(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """The same rows through ``COPY … FROM STDIN`` (binary): cheaper for PostgreSQL on thousands of rows,
-        for plain inserts only (no conflict clause, nothing returned)."""
-        if rows:
-            columns = self.columns
-            records = [tuple(json_text(r.get(c)) if c in self.json_columns else r.get(c) for c in columns) for r in rows]
+    async def copy(self, conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> None:
+        """Rows as tuples in ``columns`` order through binary ``COPY … FROM STDIN``: cheaper for PostgreSQL on
+        thousands of rows, for plain inserts only (no conflict clause, nothing returned, no JSON columns)."""
+        if self.json_columns:
+            raise TypeError(f"COPY into {self.table.name} would need its JSON columns encoded; use execute()")
+        if records:
             await (await driver_connection(conn)).copy_records_to_table(
-                self.table.name, schema_name=self.table.schema, columns=list(columns), records=records)
+                self.table.name, schema_name=self.table.schema, columns=list(self.columns), records=records)
 
     async def fetch(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """For statements with ``RETURNING``: the returned rows (asyncpg records)."""

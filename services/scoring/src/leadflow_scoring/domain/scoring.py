@@ -23,7 +23,7 @@ from leadflow_scoring.domain.stages import plan_transitions
 LEAD_NAMESPACE = uuid.UUID("6f1f4a4e-4c45-4144-8a46-4c4f57000001")
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=16_384)
 def lead_id_for(lead_key: str) -> str:
     """Deterministic: replaying the same touchpoints always yields the same lead ids. (Cached: returning leads
     are the common case, and a name-based UUID is a SHA-1 and two string conversions.)"""
