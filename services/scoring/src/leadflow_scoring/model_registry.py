@@ -25,6 +25,9 @@ from leadflow_scoring.model_file import parse_model
 log = get_logger(__name__)
 
 
+ACTIVATION_LOCK = (0x4C46, 1)  # seeding and activating the active model, one at a time across instances
+
+
 @dataclass
 class Activation:
     job_id: str | None
@@ -40,6 +43,7 @@ class ModelRegistry:
     async def seed(self, engine: AsyncEngine) -> None:
         """Make the configured model active if the database has none yet; then follow the database."""
         async with engine.begin() as conn:
+            await conn.execute(select(func.pg_advisory_xact_lock(*ACTIVATION_LOCK)))  # not while a model is activated
             active = await conn.scalar(select(models.c.hash).where(models.c.active))
             if active is None:
                 await conn.execute(insert(models).values(
@@ -60,7 +64,7 @@ class ModelRegistry:
     async def activate(self, engine: AsyncEngine, model: ScoringModel, source: str, now: datetime) -> Activation:
         """Make ``model`` active and start a rescoring job over every lead (one job at a time)."""
         async with engine.begin() as conn:
-            await conn.execute(select(func.pg_advisory_xact_lock(0x4C46, 1)))  # one activation at a time
+            await conn.execute(select(func.pg_advisory_xact_lock(*ACTIVATION_LOCK)))  # one activation at a time
             previous = await conn.scalar(select(models.c.hash).where(models.c.active))
             if previous == model.hash:
                 return Activation(None, model, already_active=True)

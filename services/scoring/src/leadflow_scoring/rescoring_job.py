@@ -129,10 +129,12 @@ class RescoringWorker:
                 if finished:
                     log.info("rescoring job finished", job=job.id)
                 return
-        finally:
+        except asyncio.CancelledError:
             for task in in_flight:
                 task.cancel()
-            if in_flight:
+            raise
+        finally:
+            if in_flight:  # stopping, or a page failed: let the pages in flight finish (or fail) before returning
                 await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _step(self, job: Any, cursor: str | None, fetched: asyncio.Future[str | None],
