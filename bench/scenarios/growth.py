@@ -19,7 +19,7 @@ from bench.infra import TestEnv, isolated, libpq, say
 from bench.records import lead_email
 from bench.scenarios.drain import drain, preload
 from bench.scenarios.pure import rule_growth
-from leadflow_runtime.bulk import json_text
+from leadflow_runtime.db import json_text
 from leadflow_scoring.adapters.store import _state_to_row
 from leadflow_scoring.domain.leads import Touchpoint
 from leadflow_scoring.domain.scoring import lead_id_for, score_touchpoint

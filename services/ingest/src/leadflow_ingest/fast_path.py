@@ -32,7 +32,7 @@ from leadflow_ingest.auth import authenticate
 from leadflow_ingest.contracts import Accepted, BatchAccepted, BatchIn, TouchpointIn
 from leadflow_ingest.deps import kafka_unavailable
 from leadflow_ingest.limits import read_body, replay_body
-from leadflow_ingest.publish import KafkaUnavailable, encode_touchpoint, event_id_for, utcnow
+from leadflow_ingest.publish import KafkaUnavailable, encode_batch, encode_touchpoint, event_id_for, utcnow
 from leadflow_ingest.routes import scope_touchpoints
 
 PATH = "/v1/touchpoints"
@@ -125,9 +125,7 @@ class TouchpointFastPath:
         except (Problem, ValidationError):
             raise _Delegate from None
         ctx = tracing.parse(received) or tracing.mint()
-        traceparent, now = tracing.format_traceparent(ctx), utcnow()
-        records = [encode_touchpoint(item, event_id_for(item, idempotency_key, i), now, traceparent)
-                   for i, item in enumerate(batch.touchpoints)]
+        records = encode_batch(batch.touchpoints, idempotency_key, tracing.format_traceparent(ctx))
         with structlog.contextvars.bound_contextvars(trace_id=tracing.trace_id_hex(ctx)):
             await _publish(request, records)
         return BatchAccepted(accepted=len(records), event_ids=[r.id for r in records])

@@ -93,6 +93,12 @@ def encode_touchpoint(item: TouchpointIn, event_id: str, now: datetime, tracepar
     return EncodedTouchpoint(event_id, lead_key, item.type.value, traceparent, orjson.dumps(doc, option=orjson.OPT_UTC_Z))
 
 
+def encode_batch(items: Sequence[TouchpointIn], idempotency_key: str | None, traceparent: str | None) -> list[EncodedTouchpoint]:
+    """A batch's touchpoints, received now; with an Idempotency-Key each keeps its position's event id."""
+    now = utcnow()
+    return [encode_touchpoint(item, event_id_for(item, idempotency_key, i), now, traceparent) for i, item in enumerate(items)]
+
+
 def build_event(item: TouchpointIn, event_id: str, now: datetime, traceparent: str | None) -> CloudEvent[TouchpointRecorded]:
     """The same event as a model (for code that reads it), decoded from the one encoding above."""
     return TouchpointEvent.model_validate_json(encode_touchpoint(item, event_id, now, traceparent).value)

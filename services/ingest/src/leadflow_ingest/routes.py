@@ -15,7 +15,7 @@ from leadflow_ingest.auth import Authenticated, Caller
 from leadflow_ingest.contracts import Accepted, BatchAccepted, BatchIn, TouchpointIn
 from leadflow_ingest.deps import SourceId, publish_or_503, source_or_404, take_rate_limit
 from leadflow_ingest.problem_docs import problems
-from leadflow_ingest.publish import encode_touchpoint, event_id_for, utcnow
+from leadflow_ingest.publish import encode_batch, encode_touchpoint, event_id_for, utcnow
 
 router = APIRouter(prefix="/v1", tags=["touchpoints"])
 
@@ -87,11 +87,7 @@ async def record_batch(
                       type_="https://leadflow.dev/problems/validation",
                       errors=[{"in": "body", "field": "touchpoints", "message": f"at most {limit} items"}])
     await scope_touchpoints(request, caller, batch.touchpoints)
-    now = utcnow()
-    traceparent = request_traceparent(traceparent)
-    events = [
-        encode_touchpoint(item, event_id_for(item, idempotency_key, i), now, traceparent) for i, item in enumerate(batch.touchpoints)
-    ]
+    events = encode_batch(batch.touchpoints, idempotency_key, request_traceparent(traceparent))
     await publish_or_503(request, events)
     return BatchAccepted(accepted=len(events), event_ids=[e.id for e in events])
 

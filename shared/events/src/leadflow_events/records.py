@@ -71,7 +71,10 @@ def encode_event(event: CloudEvent[Any]) -> bytes:
 
 
 def _header(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None, name: str) -> str | None:
-    items = headers if type(headers) in (list, tuple) else headers.items() if isinstance(headers, Mapping) else (headers or ())
+    if headers is None:
+        return None
+    # lists and tuples (what Kafka clients give) first: the check against the Mapping ABC costs on every record
+    items = headers if isinstance(headers, (list, tuple)) else headers.items() if isinstance(headers, Mapping) else headers
     for key, value in items:
         if key.lower() == name:
             return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

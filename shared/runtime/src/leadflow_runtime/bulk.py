@@ -13,26 +13,15 @@ Statement-level triggers fire once per call, as for one multi-row ``INSERT``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from leadflow_runtime.db import json_text
+
 _DIALECT = postgresql.dialect()
-
-
-def _plain(value: Any) -> Any:
-    if type(value) is MappingProxyType or isinstance(value, Mapping):  # read-only views of the domain
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def json_text(value: Any) -> str | None:
-    """JSON text; datetimes as ISO 8601 (``datetime.isoformat``'s form), read-only mappings as objects."""
-    return None if value is None else orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
@@ -77,7 +66,7 @@ class BulkInsert:
         out = []
         for column in self.columns:
             values = [row.get(column) for row in rows]
-            out.append([json_text(v) for v in values] if column in self.json_columns else values)
+            out.append([None if v is None else json_text(v) for v in values] if column in self.json_columns else values)
         return out
 
     async def execute(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

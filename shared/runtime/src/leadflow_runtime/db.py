@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -10,10 +12,17 @@ from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
-def _dumps(value: Any) -> str:
-    """JSON for JSON/JSONB columns with orjson (several times faster than ``json.dumps``, and the scoring worker
-    writes a handful of JSON columns per lead); keys that are not strings become strings, as with ``json``."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+def _plain(value: Any) -> Any:
+    if type(value) is MappingProxyType or isinstance(value, Mapping):  # read-only views of the domain
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_text(value: Any) -> str:
+    """JSON for JSON/JSONB columns, with orjson (several times faster than ``json.dumps``; the scoring worker
+    writes a handful of JSON columns per lead): keys that are not strings become strings, as with ``json``,
+    datetimes ISO 8601 as ``datetime.isoformat`` writes them, read-only mappings objects."""
+    return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _loads(text: str) -> Any:
@@ -35,7 +44,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Asyn
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
-        json_serializer=_dumps,
+        json_serializer=json_text,
         json_deserializer=_loads,
     )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 
 from leadflow_scoring.domain.model import Group, ScoringModel
 
@@ -38,12 +37,6 @@ def add_points_into(groups: dict[str, tuple[float, datetime]], group: Group, poi
     groups[group.name] = (value, ref)
 
 
-def add_points(groups: Groups, group: Group, points: float, at: datetime) -> Groups:
-    updated = dict(groups)
-    add_points_into(updated, group, points, at)
-    return MappingProxyType(updated)
-
-
 def group_values(groups: Groups, model: ScoringModel, at: datetime) -> dict[str, float]:
     """Each group's decayed value at ``at``, before its cap."""
     out = {}
@@ -52,13 +45,12 @@ def group_values(groups: Groups, model: ScoringModel, at: datetime) -> dict[str,
     return out
 
 
-def capped(name: str, value: float, model: ScoringModel) -> float:
-    cap = model.group(name).cap
-    return min(value, cap) if cap is not None else value
-
-
 def engagement_at(groups: Groups, model: ScoringModel, at: datetime) -> int:
-    """Whole points: each group is rounded on its own, so no group ever shows more than its cap."""
+    """Whole points: each group is rounded on its own, so no group ever shows more than its cap.
+
+    ``_engagement`` below is the same sum on microseconds for the review-time search; this one stays on
+    datetimes because it runs once per touchpoint, where converting every reference time costs more than
+    it saves (``tests/unit/test_decay.py`` holds the two to the same answers)."""
     total = 0
     for name, (value, ref) in groups.items():
         group = model.group(name)
@@ -79,9 +71,33 @@ _US = timedelta(microseconds=1)
 _SECOND_US = 1_000_000
 _HORIZON_US = HORIZON // _US
 
+# A group as the engagement sum reads it: (value, reference time in µs since the epoch, half-life in days, cap).
+Term = tuple[float, int, float | None, int | None]
+
 
 def _micros(at: datetime) -> int:
     return (at - _EPOCH) // _US
+
+
+def _terms(groups: Groups, model: ScoringModel) -> list[Term]:
+    out = []
+    for name, (value, ref) in groups.items():
+        group = model.group(name)
+        out.append((value, _micros(ref), group.half_life_days, group.cap))
+    return out
+
+
+def _engagement(terms: list[Term], t: int) -> int:
+    """Each group decayed to ``t`` (µs since the epoch; a timedelta's seconds are its microseconds divided by a
+    million, so this is ``Group.decay`` over ``days_between``), capped, rounded half up, summed."""
+    total = 0
+    for value, ref, half_life, cap in terms:
+        if t > ref and half_life is not None:
+            value = value * 0.5 ** ((t - ref) / _SECOND_US / DAY / half_life)
+        if cap is not None and value > cap:
+            value = cap
+        total += math.floor(value + 0.5)
+    return total
 
 
 def first_time_below(groups: Groups, model: ScoringModel, fit: int, line: int, start: datetime) -> datetime | None:
@@ -91,28 +107,18 @@ def first_time_below(groups: Groups, model: ScoringModel, fit: int, line: int, s
     points dominate; a lead whose negative points decay (and whose score so rises) is
     re-examined at its next touchpoint anyway.
 
-    The search runs on whole microseconds since the epoch with each group's terms taken out of
-    the model once: the same arithmetic as ``engagement_at`` on datetimes (a timedelta's seconds
-    are its microseconds divided by a million, midpoints round half to even like ``timedelta / 2``),
-    so it finds the same moment, at a fraction of the cost - this runs for every MQL scored.
+    The search runs on whole microseconds since the epoch with the groups' terms taken out of the
+    model once (``engagement_at``'s own arithmetic; midpoints round half to even like
+    ``timedelta / 2``), so it finds the moment a bisection over datetimes finds, at a fraction of
+    the cost - this runs for every MQL scored.
     """
     if not decays(groups, model):
         return None
-    terms = []
-    for name, (value, ref) in groups.items():
-        group = model.group(name)
-        terms.append((value, _micros(ref), group.half_life_days, group.cap))
+    terms = _terms(groups, model)
     need = line - fit  # below the line <=> engagement < need
 
     def below(t: int) -> bool:
-        total = 0
-        for value, ref, half_life, cap in terms:
-            if t > ref and half_life is not None:
-                value = value * 0.5 ** ((t - ref) / _SECOND_US / DAY / half_life)
-            if cap is not None and value > cap:
-                value = cap
-            total += math.floor(value + 0.5)
-        return total < need
+        return _engagement(terms, t) < need
 
     lo = _micros(start)
     if below(lo):

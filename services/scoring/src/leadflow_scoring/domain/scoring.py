@@ -125,7 +125,7 @@ class Working:
         self.count, self.updated_at = lead.touchpoint_count, lead.updated_at
         self.stage, self.stage_changed_at = lead.stage, lead.stage_changed_at
         self.disqualified_reason, self.requalify_at, self.review_at = lead.disqualified_reason, lead.requalify_at, lead.review_at
-        self._fit_seen: tuple[Any, ...] | None = None
+        self._fit_seen: tuple[str | None, Mapping[str, Any]] | None = None  # what the fit was computed from
 
     def freeze(self) -> LeadState:
         """The lead as it stands; the working copy is done with (its mappings now belong to the state)."""
@@ -151,13 +151,13 @@ class Working:
 
         # Fit is recomputed from the current profile; a model whose fit rules read only the e-mail and the
         # profile gives the same fit for the same e-mail and profile, so a replay recomputes it only when they change.
-        seen = (email, profile) if model.fit_reads_profile_only else None
-        if seen is None or self._fit_seen is None or self._fit_seen[0] != email or self._fit_seen[1] is not profile:
+        seen = self._fit_seen
+        if seen is None or seen[0] != email or seen[1] is not profile:
             self.fit_ledger = tuple(
                 LedgerEntry(rule.id, "fit", rule.points, rule.reason) for rule in model.fit_rules if rule.applies(facts)
             )
             self.fit = sum(e.points for e in self.fit_ledger)
-            self._fit_seen = seen
+            self._fit_seen = (email, profile) if model.fit_reads_profile_only else None
         fit = self.fit
 
         entries: list[LedgerEntry] = []
