@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-retry", action="store_true", help="never retake a figure taken on a busy machine")
     parser.add_argument("--drain-size", nargs=2, type=int, metavar=("TOUCHPOINTS", "LEADS"),
                         help="scoring-drain size (default 1,000,000 over 100,000 leads)")
+    parser.add_argument("--rescoring-leads", type=int, metavar="LEADS",
+                        help="rescoring: leads stored with their history (default 1,000,000)")
     args = parser.parse_args(argv)
     # SIGTERM (a timeout, CI stopping) unwinds like Ctrl-C, so every service process started is stopped
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{'smoke' if args.smoke else 'full'} run of {', '.join(names)}")
     infra = bring_up_servers() if needs_servers else None
     ctx = Context(infra, smoke=args.smoke, generator=args.generator, profile=args.profile,
-                  memory_minutes=args.memory_minutes, soak_minutes=args.soak_minutes, drain_size=tuple(args.drain_size) if args.drain_size else None)
+                  memory_minutes=args.memory_minutes, soak_minutes=args.soak_minutes, drain_size=tuple(args.drain_size) if args.drain_size else None,
+                  rescoring_leads=args.rescoring_leads)
 
     outcomes: dict[str, Outcome] = {}
     for name in names:

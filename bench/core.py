@@ -102,6 +102,7 @@ class Context:
     memory_minutes: float = 10.0
     soak_minutes: float = 30.0
     drain_size: tuple[int, int] | None = None  # (touchpoints, leads) of scoring-drain, when not the default
+    rescoring_leads: int | None = None  # leads stored for rescoring, when not the default
 
     def size(self, full: Any, smoke: Any) -> Any:
         return smoke if self.smoke else full

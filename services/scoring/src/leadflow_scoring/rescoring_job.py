@@ -23,7 +23,7 @@ from leadflow_runtime.logs import get_logger
 
 from leadflow_scoring.adapters import store
 from leadflow_scoring.adapters.tables import rescore_jobs
-from leadflow_scoring.domain.leads import Touchpoint
+from leadflow_scoring.domain.leads import EMPTY, Touchpoint
 from leadflow_scoring.domain.rescoring import rescore
 from leadflow_scoring.domain.simulation import replay_history
 from leadflow_scoring.model_registry import ModelRegistry
@@ -40,9 +40,16 @@ HISTORY = (
     "WHERE lead_id = ANY($1::uuid[]) ORDER BY lead_id, kafka_partition, kafka_offset"
 )
 DELETE_LEDGER = "DELETE FROM scoring.score_ledger WHERE lead_id = ANY($1::uuid[])"
+# A lead the new model leaves as it was: only which model scored it changes (no indexed column, so PostgreSQL
+# can keep the row's index entries).
+RESTAMP = "UPDATE scoring.leads SET model_id = $1, model_hash = $2, row_updated_at = now() WHERE lead_id = ANY($3::uuid[])"
 
 
 PAGES_IN_FLIGHT = 2
+
+
+def _view(values: dict[str, Any] | None) -> Any:
+    return MappingProxyType(values) if values else EMPTY
 
 
 class PageOutOfTurn(Exception):
@@ -172,6 +179,7 @@ class RescoringWorker:
                 history[str(t["lead_id"])].append(t)
             writes = Writes(model, self.stage_topic)
             ledger_rows: list[tuple[Any, ...]] = []  # in LEDGER_INSERT's column order, for COPY
+            unchanged: list[str] = []
             changed = 0
             for n, row in enumerate(rows, start=1):
                 if n % 50 == 0:
@@ -179,16 +187,20 @@ class RescoringWorker:
                 current = store.row_to_state(row)
                 tps = [
                     Touchpoint(t["event_id"], t["type"], t["occurred_at"], current.email, current.anonymous_id,
-                               MappingProxyType(t["profile"] or {}), MappingProxyType(t["properties"] or {}), t["source_id"])
+                               _view(t["profile"]), _view(t["properties"]), t["source_id"])
                     for t in history[current.lead_id]
                 ]
-                replayed = replay_history(tps, model, at)
+                replayed = replay_history(tps, model, at, current.lead_id)
                 if replayed is None:
                     continue
                 scored = rescore(current, replayed, model, at)
-                changed += bool(scored.changes)
-                writes.add(scored, at, ledger=False)
                 lead_id = current.lead_id
+                if not scored.changes and scored.state == current and \
+                        model.grades.grade(current.fit, current.engagement) == row["grade"]:
+                    unchanged.append(lead_id)
+                else:
+                    changed += bool(scored.changes)
+                    writes.add(scored, at, ledger=False)
                 ledger_rows += [
                     (lead_id, e.touchpoint_id, e.rule_id, e.dimension, e.points, e.reason, e.capped, model.hash, when)
                     for e, when in replayed.ledger
@@ -196,6 +208,8 @@ class RescoringWorker:
             await db.execute(DELETE_LEDGER, ids)
             await store.LEDGER_INSERT.copy(conn, ledger_rows)
             await writes.flush(conn)
+            if unchanged:
+                await db.execute(RESTAMP, model.id, model.hash, unchanged)
             if previous is not None:
                 await previous  # pages commit in order
             await self._advance(conn, job, cursor, cursor=ids[-1], done=rescore_jobs.c.done + len(rows),

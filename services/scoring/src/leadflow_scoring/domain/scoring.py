@@ -55,9 +55,10 @@ class Scored:
     created: bool
 
 
-def new_lead(tp: Touchpoint) -> LeadState:
+def new_lead(tp: Touchpoint, lead_id: str | None = None) -> LeadState:
+    """A lead first seen with ``tp``; its id is derived from its key unless the caller knows it already."""
     return LeadState(
-        lead_id=lead_id_for(tp.lead_key),
+        lead_id=lead_id or lead_id_for(tp.lead_key),
         lead_key=tp.lead_key,
         email=tp.email,
         anonymous_id=tp.anonymous_id,

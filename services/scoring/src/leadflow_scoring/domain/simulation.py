@@ -31,14 +31,16 @@ class Replayed:
     ledger: tuple[tuple[LedgerEntry, datetime], ...]  # each hit with the time of its touchpoint
 
 
-def replay_history(history: Iterable[Touchpoint], model: ScoringModel, now: datetime) -> Replayed | None:
-    """A lead as ``model`` would have it at ``now``, from its touchpoints in order, with its ledger."""
+def replay_history(history: Iterable[Touchpoint], model: ScoringModel, now: datetime,
+                   lead_id: str | None = None) -> Replayed | None:
+    """A lead as ``model`` would have it at ``now``, from its touchpoints in order, with its ledger (``lead_id``:
+    the stored lead's id, saving its derivation from the key)."""
     work: Working | None = None
     ledger: list[tuple[LedgerEntry, datetime]] = []
     for tp in history:
         created = work is None
         if work is None:
-            work = Working(new_lead(tp))
+            work = Working(new_lead(tp, lead_id))
         entries, _ = work.apply(tp, model, created)  # the same step as score_touchpoint, on one working copy
         ledger.extend((entry, tp.occurred_at) for entry in entries)
     if work is None:
