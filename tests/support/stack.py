@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -104,8 +105,14 @@ def create_test_env(infra: Infra, name: str) -> TestEnv:
 
 
 def drop_test_env(test_env: TestEnv) -> None:
+    """Drop the database. ``WITH (FORCE)`` ends our own leftover sessions but may not end an autovacuum worker
+    (the superuser's); a plain ``DROP DATABASE`` stops those itself, so it is the second try."""
     name = urlsplit(test_env.database_url).path.lstrip("/")
-    subprocess.run(
-        ["psql", libpq(test_env.infra.database_url), "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-        check=False, timeout=60,
-    )
+    for attempt in range(5):
+        for statement in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP DATABASE IF EXISTS "{name}"'):
+            done = subprocess.run(["psql", libpq(test_env.infra.database_url), "-q", "-c", statement],
+                                  capture_output=True, text=True, check=False, timeout=60)
+            if done.returncode == 0:
+                return
+        time.sleep(1 + attempt)
+    print(f"could not drop database {name}: {done.stderr.strip()}", file=sys.stderr)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from leadflow_events import CloudEvent, Stage, TouchpointRecorded
+from leadflow_runtime.bulk import in_flight
 from leadflow_runtime.consumer import Delivered
 
 from leadflow_scoring import identity, privacy
@@ -58,26 +59,66 @@ class ApplyTouchpoints:
         gone = await privacy.erased_keys(conn, sorted(keys))
         states = await store.load_leads(conn, keys)
         items = [(d, tp) for d, tp in items if self._admissible(d, identity.resolved(tp, aliases), gone, states)]
-        rows = [self._touchpoint_row(d, tp) for d, tp in items]
-        identity.rows_lead_ids(rows, [tp for _, tp in items], aliases)
-        fresh_ids = await store.insert_new_touchpoints(conn, rows)
-        if len(fresh_ids) < len(items):
-            DUPLICATES.inc(len(items) - len(fresh_ids))
-        items = [(d, tp) for d, tp in items if tp.event_id in fresh_ids]
         if not items and not new_links:
             return
+        rows = [self._touchpoint_row(d, tp) for d, tp in items]
+        identity.rows_lead_ids(rows, [tp for _, tp in items], aliases)
         model = await self.registry.refresh(conn)  # after the locks: see model_registry
         writes = Writes(model, self.stage_topic)
+        if new_links:  # merges read and write the database between the steps: one step after the other
+            items = self._fresh(items, await store.insert_new_touchpoints(conn, rows))
+            await self._merge(conn, items, new_links, states, model, writes)
+            objected, consent_rows = self._decide(items, states, aliases, model, writes)
+        else:
+            # The usual batch: score while PostgreSQL inserts the touchpoints. Redelivered touchpoints the insert
+            # turns away are rare (a crash between commit and offset commit); then the batch is scored again without them.
+            loaded = dict(states)
+            async with in_flight(store.insert_new_touchpoints(conn, rows)) as inserting:
+                objected, consent_rows = self._decide(items, states, aliases, model, writes)
+            fresh = self._fresh(items, inserting.result())
+            if len(fresh) < len(items):
+                if not fresh:
+                    return
+                items, states, writes = fresh, loaded, Writes(model, self.stage_topic)
+                objected, consent_rows = self._decide(items, states, aliases, model, writes)
+        if objected:
+            writes.ledger = [r for r in writes.ledger if r["lead_id"] not in objected]
+        await writes.flush(conn)
+        if consent_rows:
+            await conn.execute(insert(consents), consent_rows)
+        for lead_id, objection_id in objected.items():
+            await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id == lead_id))
+            await conn.execute(delete(touchpoints).where(touchpoints.c.lead_id == lead_id, touchpoints.c.event_id != objection_id))
+        if objected:
+            await privacy.wipe_feedback_notes(conn, list(objected))
+
+    @staticmethod
+    def _fresh(items: list[tuple[Delivered, Touchpoint]], fresh_ids: set[str]) -> list[tuple[Delivered, Touchpoint]]:
+        """The touchpoints the insert took: the others were stored before (a redelivery) and are dropped."""
+        if len(fresh_ids) < len(items):
+            DUPLICATES.inc(len(items) - len(fresh_ids))
+            return [(d, tp) for d, tp in items if tp.event_id in fresh_ids]
+        return items
+
+    @staticmethod
+    async def _merge(conn: AsyncConnection, items: list[tuple[Delivered, Touchpoint]], new_links: dict[str, str],
+                     states: dict[str, LeadState], model: Any, writes: Writes) -> None:
+        """Visitors identified in this batch: their anonymous history joins the known lead."""
         batch_ids = [tp.event_id for _, tp in items]
         for anon_key, lead_key in new_links.items():
-            first = next(tp for _, tp in items if tp.email == lead_key and f"anon:{tp.anonymous_id}" == anon_key) \
-                if any(tp.email == lead_key for _, tp in items) else None
+            first = next((tp for _, tp in items if tp.email == lead_key and f"anon:{tp.anonymous_id}" == anon_key), None)
             if first is None:
                 continue
             merged, _ = await identity.merge_anonymous(conn, anon_key, lead_key, states, model, batch_ids, first, first.occurred_at)
             if merged is not None:
                 writes.add(merged, first.occurred_at, ledger=False)
-        objected: dict[str, str] = {}  # lead id -> the objection touchpoint
+
+    @staticmethod
+    def _decide(items: list[tuple[Delivered, Touchpoint]], states: dict[str, LeadState], aliases: dict[str, str],
+                model: Any, writes: Writes) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """Score the batch in order into ``writes`` (``states`` follows each lead); no I/O. Returns the leads that
+        objected (lead id -> the objection touchpoint) and the consent rows."""
+        objected: dict[str, str] = {}
         consent_rows: list[dict[str, Any]] = []
         for delivered, tp in items:
             key = identity.resolved(tp, aliases)
@@ -97,16 +138,7 @@ class ApplyTouchpoints:
             writes.add(scored, tp.occurred_at, delivered.event.traceparent)
             if delivered.event.data.consent is not None:
                 consent_rows.append(privacy.consent_rows(scored.state.lead_id, tp, delivered.event.data.consent))
-        if objected:
-            writes.ledger = [r for r in writes.ledger if r["lead_id"] not in objected]
-        await writes.flush(conn)
-        if consent_rows:
-            await conn.execute(insert(consents), consent_rows)
-        for lead_id, objection_id in objected.items():
-            await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id == lead_id))
-            await conn.execute(delete(touchpoints).where(touchpoints.c.lead_id == lead_id, touchpoints.c.event_id != objection_id))
-        if objected:
-            await privacy.wipe_feedback_notes(conn, list(objected))
+        return objected, consent_rows
 
     @staticmethod
     def _admissible(d: Delivered, key: str, gone: dict[str, datetime], states: dict[str, LeadState]) -> bool:

@@ -12,8 +12,10 @@ Statement-level triggers fire once per call, as for one multi-row ``INSERT``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects import postgresql
@@ -22,12 +24,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_runtime.db import json_text
 
 _DIALECT = postgresql.dialect()
+T = TypeVar("T")
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
     """The asyncpg connection under ``conn`` (in the same transaction)."""
     raw = await conn.get_raw_connection()
     return raw.driver_connection
+
+
+@asynccontextmanager
+async def in_flight(statement: Awaitable[T]) -> AsyncIterator[asyncio.Future[T]]:
+    """Send ``statement`` and run the body while PostgreSQL executes it: the process and the database work at
+    the same time. The body must not use the connection; leaving the block waits for the statement (and
+    raises its error). If the body fails, the statement is still awaited, so the connection is free again."""
+    task = asyncio.ensure_future(statement)
+    await asyncio.sleep(0)  # the task runs up to the point where it waits for PostgreSQL's answer
+    try:
+        yield task
+    except BaseException:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # seen: the body's error is the one raised
+        raise
+    await task
 
 
 class BulkInsert:

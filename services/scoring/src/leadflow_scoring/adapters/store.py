@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_events import Stage
 from leadflow_runtime.bulk import BulkInsert, driver_connection
 
-from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
+from leadflow_scoring.adapters.tables import leads, outbox, score_ledger, stage_history, touchpoints
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry
 from leadflow_scoring.domain.model import ScoringModel
 
@@ -140,8 +140,13 @@ STAGE_HISTORY_INSERT = BulkInsert(
 )
 
 
-async def upsert_leads(conn: AsyncConnection, states: Sequence[LeadState], model: ScoringModel) -> None:
-    await LEAD_UPSERT.execute(conn, [_state_to_row(s, model) for s in states])
+OUTBOX_INSERT = BulkInsert(outbox, ("shard", "topic", "key", "value", "headers"))
+
+
+async def upsert_statement(db: Any, states: Sequence[LeadState], model: ScoringModel) -> None:
+    """The lead upsert on the asyncpg connection ``db`` (rows built here, so ``in_flight`` overlaps that too)."""
+    if states:
+        await db.execute(LEAD_UPSERT.sql, *LEAD_UPSERT.arrays([_state_to_row(s, model) for s in states]))
 
 
 async def insert_new_touchpoints(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:

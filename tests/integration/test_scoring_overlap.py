@@ -1,0 +1,107 @@
+"""The scoring worker keeps PostgreSQL busy while it computes: statements in flight, and what happens when one fails."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from leadflow_runtime.bulk import in_flight
+from leadflow_runtime.db import make_engine
+from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
+from tests.integration.test_scoring_worker import scoring_running, wait_until
+from tests.support.events import record, touchpoint
+from tests.support.kafka import produce
+
+pytestmark = pytest.mark.integration
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def test_the_body_runs_while_the_statement_is_in_postgresql(test_env):
+    conn = await asyncpg.connect(_libpq(test_env.database_url))
+    sql = "SELECT $1::int FROM pg_sleep(0.3)"
+    try:
+        await conn.fetchval(sql, 1)  # prepared once per connection, as the worker's fixed statements are
+        t0 = time.perf_counter()
+        async with in_flight(conn.fetchval(sql, 7)) as pending:
+            assert not pending.done()  # sent, not answered: the body runs meanwhile
+            time.sleep(0.3)  # the process's own work, blocking the event loop as computing does
+        assert pending.result() == 7
+        assert time.perf_counter() - t0 < 0.55  # the two 0.3 s waits overlapped
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_body_still_waits_for_the_statement_and_a_failing_statement_raises(test_env):
+    conn = await asyncpg.connect(_libpq(test_env.database_url))
+    try:
+        with pytest.raises(RuntimeError, match="body failed"):
+            async with in_flight(conn.fetchval("SELECT 1 FROM pg_sleep(0.1)")) as pending:
+                raise RuntimeError("body failed")
+        assert pending.done()
+        assert await conn.fetchval("SELECT 2") == 2  # the connection is free again
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            async with in_flight(conn.fetchval("SELECT 1 / 0")):
+                pass
+        assert await conn.fetchval("SELECT 3") == 3
+    finally:
+        await conn.close()
+
+
+def _duplicates() -> float:
+    return REGISTRY.get_sample_value("leadflow_touchpoints_duplicate_total") or 0.0
+
+
+async def test_a_batch_with_a_touchpoint_stored_before_is_scored_again_without_it(test_env):
+    """The batch is scored while its touchpoints are inserted; a redelivered one that the insert turns away
+    must leave no trace: the lead, its ledger and its history are as if it had not come again."""
+    bootstrap = test_env.infra.kafka_bootstrap
+    email = "again@bigco.example"
+    form = touchpoint("form_submitted", email, 0, event_id="again-1",
+                      profile={"job_title": "VP Sales", "company_size": 400})
+    engine = make_engine(test_env.database_url)
+
+    async def count(table, **where) -> int:
+        async with engine.connect() as conn:
+            query = select(func.count()).select_from(table)
+            for column, value in where.items():
+                query = query.where(table.c[column] == value)
+            return await conn.scalar(query)
+
+    try:
+        async with scoring_running(test_env):
+            await produce(bootstrap, test_env.touchpoints_topic, [record(form)])
+            assert await wait_until(lambda: _is(count(touchpoints), 1)), "the first touchpoint was not applied"
+            async with engine.connect() as conn:
+                first = (await conn.execute(select(leads).where(leads.c.lead_key == email))).one()
+            ledger_before = await count(score_ledger)
+            duplicates_before = _duplicates()
+            # the form again (a redelivery) and two new touchpoints, in one produce call: one batch
+            again = [record(form), record(touchpoint("demo_requested", email, 5, event_id="again-2")),
+                     record(touchpoint("page_viewed", email, 6, event_id="again-3", page_url="https://x.example/pricing"))]
+            await produce(bootstrap, test_env.touchpoints_topic, again)
+            assert await wait_until(lambda: _is(count(touchpoints), 3)), "the new touchpoints were not applied"
+        async with engine.connect() as conn:
+            lead = (await conn.execute(select(leads).where(leads.c.lead_key == email))).one()
+            lines = (await conn.execute(select(score_ledger.c.touchpoint_id).where(score_ledger.c.lead_id == lead.lead_id))).scalars().all()
+            stages = (await conn.execute(select(stage_history.c.to_stage).where(stage_history.c.lead_id == lead.lead_id)
+                                         .order_by(stage_history.c.id))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert _duplicates() == duplicates_before + 1
+    assert lead.touchpoint_count == 3 == first.touchpoint_count + 2
+    assert lines.count("again-1") == 1  # the form's points once
+    assert {"again-2", "again-3"} <= set(lines) and len(lines) > ledger_before
+    assert len(stages) == len(set(stages))  # no stage entered twice
+    assert stages[0] == "lead" and stages[-1] == "sql"
+
+
+async def _is(awaitable, expected) -> bool:
+    return await awaitable == expected
