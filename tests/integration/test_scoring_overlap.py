@@ -105,3 +105,24 @@ async def test_a_batch_with_a_touchpoint_stored_before_is_scored_again_without_i
 
 async def _is(awaitable, expected) -> bool:
     return await awaitable == expected
+
+
+async def test_stage_events_written_by_a_batch_wake_the_outbox_relay_at_commit(test_env):
+    """The relay does not wait for its next poll: a committed batch that wrote stage events wakes it."""
+    from leadflow_events import decode_event
+    from tests.support.kafka import read_all
+
+    bootstrap = test_env.infra.kafka_bootstrap
+    async with scoring_running(test_env) as app:
+        relay = app.state.container.relay
+        relay.poll_interval = 120.0  # left to its polling, the relay would not look again for two minutes
+        await asyncio.sleep(1.5)  # past the wait it was in, into a two-minute one
+        before = {decode_event(r.value, r.headers).id for r in await read_all(bootstrap, test_env.stages_topic, timeout=2)}
+        await produce(bootstrap, test_env.touchpoints_topic, [record(touchpoint("page_viewed", "woken@bigco.example", 0,
+                                                                                page_url="https://x.example/"))])
+        t0 = time.perf_counter()
+        events = await read_all(bootstrap, test_env.stages_topic, expect=len(before) + 1, timeout=20)
+        waited = time.perf_counter() - t0
+    new = [decode_event(r.value, r.headers) for r in events]
+    assert any(e.data.lead.email == "woken@bigco.example" for e in new if e.id not in before)
+    assert waited < 20

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_events import encode_event
 from leadflow_runtime.kafka import CLOUDEVENT_HEADERS
 from leadflow_runtime.bulk import driver_connection, in_flight
-from leadflow_runtime.outbox import outbox_row
+from leadflow_runtime.outbox import outbox_row, write_outbox
 
 from leadflow_scoring.adapters import store
+from leadflow_scoring.adapters.tables import outbox
 from leadflow_scoring.domain.leads import LeadState
 from leadflow_scoring.domain.model import ScoringModel
 from leadflow_scoring.domain.scoring import Scored, StageChanged
@@ -78,4 +79,4 @@ class Writes:
         if self.ledger:
             await db.execute(store.LEDGER_INSERT.sql, *ledger)
         await store.insert_stage_history(conn, self.history)
-        await store.OUTBOX_INSERT.execute(conn, self.outbox)
+        await write_outbox(conn, outbox, self.outbox)

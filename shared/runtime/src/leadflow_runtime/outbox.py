@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadflow_runtime import tracing
+from leadflow_runtime.bulk import BulkInsert
 from leadflow_runtime.consumer import call_after_commit, in_consumer_transaction
 from leadflow_runtime.errors import is_transient
 from leadflow_runtime.health import Heartbeat
@@ -74,6 +76,26 @@ def outbox_row(topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str
     }
 
 
+OUTBOX_COLUMNS = ("shard", "topic", "key", "value", "headers")
+_INSERTS: dict[Table, BulkInsert] = {}
+_RELAYS: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()  # relays woken by the consumer writes of their table
+
+
+async def write_outbox(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Many ``outbox_row``s in one statement, in the caller's transaction. Inside a ``TransactionalConsumer``
+    batch, the relays of this table that asked for it (``wake_after_consumer_writes``) wake once it commits."""
+    if not rows:
+        return
+    insert = _INSERTS.get(table)
+    if insert is None:
+        insert = _INSERTS[table] = BulkInsert(table, OUTBOX_COLUMNS)
+    await insert.execute(conn, rows)
+    if in_consumer_transaction():
+        for relay in list(_RELAYS):
+            if relay.table is table:
+                call_after_commit(relay.wake)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -106,9 +128,11 @@ class OutboxRelay:
     def wake_after_consumer_writes(self) -> None:
         """Wake once a ``TransactionalConsumer`` transaction that wrote to this outbox has committed.
 
-        Instead of waking after every batch: a batch that emits no event costs the relay no pass.
+        Instead of waking after every batch: a batch that emits no event costs the relay no pass. Rows written
+        with ``write_outbox`` wake it too.
         """
         table = self.table
+        _RELAYS.add(self)
 
         def written(conn: Any, clause: Any, *_: Any) -> None:
             if isinstance(clause, Insert) and clause.table is table and in_consumer_transaction():

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_events import Stage
 from leadflow_runtime.bulk import BulkInsert, driver_connection
 
-from leadflow_scoring.adapters.tables import leads, outbox, score_ledger, stage_history, touchpoints
+from leadflow_scoring.adapters.tables import leads, score_ledger, stage_history, touchpoints
 from leadflow_scoring.domain.leads import LeadState, LedgerEntry
 from leadflow_scoring.domain.model import ScoringModel
 
@@ -138,9 +138,6 @@ STAGE_HISTORY_INSERT = BulkInsert(
      "engagement", "model_hash", "occurred_at", "handover_id", "rejection_reason"),
     tail='ON CONFLICT ("event_id") DO NOTHING',
 )
-
-
-OUTBOX_INSERT = BulkInsert(outbox, ("shard", "topic", "key", "value", "headers"))
 
 
 async def upsert_statement(db: Any, states: Sequence[LeadState], model: ScoringModel) -> None:
