@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_events import CloudEvent, Stage, TouchpointRecorded
 from leadflow_runtime.bulk import in_flight
 from leadflow_runtime.consumer import Delivered
+from leadflow_runtime.db import json_text
 
 from leadflow_scoring import identity, privacy
 from leadflow_scoring.adapters import store
@@ -61,8 +62,7 @@ class ApplyTouchpoints:
         items = [(d, tp) for d, tp in items if self._admissible(d, identity.resolved(tp, aliases), gone, states)]
         if not items and not new_links:
             return
-        rows = [self._touchpoint_row(d, tp) for d, tp in items]
-        identity.rows_lead_ids(rows, [tp for _, tp in items], aliases)
+        rows = [self._touchpoint_record(d, tp, lead_id_for(identity.resolved(tp, aliases))) for d, tp in items]
         model = await self.registry.refresh(conn)  # after the locks: see model_registry
         writes = Writes(model, self.stage_topic)
         if new_links:  # merges read and write the database between the steps: one step after the other
@@ -73,7 +73,7 @@ class ApplyTouchpoints:
             # The usual batch: score while PostgreSQL inserts the touchpoints. Redelivered touchpoints the insert
             # turns away are rare (a crash between commit and offset commit); then the batch is scored again without them.
             loaded = dict(states)
-            async with in_flight(store.insert_new_touchpoints(conn, rows)) as inserting:
+            async with in_flight(await store.stage_touchpoints(conn, rows)) as inserting:
                 objected, consent_rows = self._decide(items, states, aliases, model, writes)
             fresh = self._fresh(items, inserting.result())
             if len(fresh) < len(items):
@@ -82,7 +82,7 @@ class ApplyTouchpoints:
                 items, states, writes = fresh, loaded, Writes(model, self.stage_topic)
                 objected, consent_rows = self._decide(items, states, aliases, model, writes)
         if objected:
-            writes.ledger = [r for r in writes.ledger if r["lead_id"] not in objected]
+            writes.ledger = [r for r in writes.ledger if r[0] not in objected]  # r[0]: the lead id
         await writes.flush(conn)
         if consent_rows:
             await conn.execute(insert(consents), consent_rows)
@@ -153,19 +153,10 @@ class ApplyTouchpoints:
         return True
 
     @staticmethod
-    def _touchpoint_row(d: Delivered, tp: Touchpoint) -> dict[str, Any]:
-        return {
-            "event_id": tp.event_id,
-            "lead_id": lead_id_for(tp.lead_key),
-            "type": tp.type,
-            "occurred_at": tp.occurred_at,
-            "received_at": d.event.data.received_at,
-            "source_id": tp.source_id,
-            "profile": dict(tp.profile),
-            "properties": dict(tp.properties),
-            "kafka_partition": d.record.partition,
-            "kafka_offset": d.record.offset,
-        }
+    def _touchpoint_record(d: Delivered, tp: Touchpoint, lead_id: str) -> tuple[Any, ...]:
+        """In ``TOUCHPOINT_INSERT`` column order, JSON columns as text."""
+        return (tp.event_id, lead_id, tp.type, tp.occurred_at, d.event.data.received_at, tp.source_id,
+                json_text(tp.profile), json_text(tp.properties), d.record.partition, d.record.offset)
 
 
 def _as(tp: Touchpoint, lead_key: str) -> Touchpoint:

@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import delete, select, text, update
@@ -91,10 +90,8 @@ async def merge_anonymous(
     replayed = replay_history(history, model, at)
     await conn.execute(update(touchpoints).where(touchpoints.c.lead_id == anon.lead_id).values(lead_id=target_id))
     await conn.execute(delete(score_ledger).where(score_ledger.c.lead_id.in_([anon.lead_id, target_id])))
-    await store.insert_ledger(conn, [{
-        "lead_id": target_id, "touchpoint_id": e.touchpoint_id, "rule_id": e.rule_id, "group_name": e.dimension,
-        "points": e.points, "reason": e.reason, "capped": e.capped, "model_hash": model.hash, "occurred_at": when,
-    } for e, when in (replayed.ledger if replayed else ())])
+    await store.insert_ledger(conn, [store.ledger_record(target_id, e, model.hash, when)
+                                     for e, when in (replayed.ledger if replayed else ())])
     await conn.execute(delete(leads).where(leads.c.lead_id == anon.lead_id))
     states.pop(anon_key, None)
     MERGES.inc()
@@ -136,8 +133,3 @@ def _change(lead: LeadState, from_stage: Stage | None, to_stage: Stage, at: date
 
 def resolved(tp: Touchpoint, aliases: dict[str, str]) -> str:
     return aliases.get(tp.lead_key, tp.lead_key) if not tp.email else tp.lead_key
-
-
-def rows_lead_ids(rows: list[dict[str, Any]], tps: Sequence[Touchpoint], aliases: dict[str, str]) -> None:
-    for row, tp in zip(rows, tps):
-        row["lead_id"] = lead_id_for(resolved(tp, aliases))

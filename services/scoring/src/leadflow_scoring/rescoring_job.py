@@ -201,12 +201,9 @@ class RescoringWorker:
                 else:
                     changed += bool(scored.changes)
                     writes.add(scored, at, ledger=False)
-                ledger_rows += [
-                    (lead_id, e.touchpoint_id, e.rule_id, e.dimension, e.points, e.reason, e.capped, model.hash, when)
-                    for e, when in replayed.ledger
-                ]
+                ledger_rows += [store.ledger_record(lead_id, e, model.hash, when) for e, when in replayed.ledger]
             await db.execute(DELETE_LEDGER, ids)
-            await store.LEDGER_INSERT.copy(conn, ledger_rows)
+            await store.insert_ledger(conn, ledger_rows)
             await writes.flush(conn)
             if unchanged:
                 await db.execute(RESTAMP, model.id, model.hash, unchanged)

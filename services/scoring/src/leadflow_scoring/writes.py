@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,7 @@ class Writes:
     model: ScoringModel
     stage_topic: str
     leads: dict[str, LeadState] = field(default_factory=dict)
-    ledger: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[tuple[Any, ...]] = field(default_factory=list)  # LEDGER_INSERT records
     changes: list[tuple[StageChanged, LeadState, str | None]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # filled by flush
     outbox: list[dict[str, Any]] = field(default_factory=list)  # filled by flush
@@ -44,11 +45,7 @@ class Writes:
         self.leads[lead.lead_key] = lead
         if ledger and scored.ledger:
             lead_id, model_hash = lead.lead_id, self.model.hash
-            self.ledger += [{
-                "lead_id": lead_id, "touchpoint_id": entry.touchpoint_id, "rule_id": entry.rule_id,
-                "group_name": entry.dimension, "points": entry.points, "reason": entry.reason,
-                "capped": entry.capped, "model_hash": model_hash, "occurred_at": occurred_at,
-            } for entry in scored.ledger]
+            self.ledger += [store.ledger_record(lead_id, entry, model_hash, occurred_at) for entry in scored.ledger]
         self.changes += [(change, lead, traceparent) for change in scored.changes]
 
     def _events(self) -> None:
@@ -73,10 +70,10 @@ class Writes:
 
     async def flush(self, conn: AsyncConnection) -> None:
         db = await driver_connection(conn)
-        async with in_flight(store.upsert_statement(db, list(self.leads.values()), self.model)):
+        if self.leads:
+            await store.LEAD_UPSERT.stage(db, store.lead_records(self.leads.values(), self.model))
+        async with in_flight(db.execute(store.LEAD_UPSERT.staged_sql) if self.leads else asyncio.sleep(0)):
             self._events()  # while PostgreSQL updates the leads
-            ledger = store.LEDGER_INSERT.arrays(self.ledger)
-        if self.ledger:
-            await db.execute(store.LEDGER_INSERT.sql, *ledger)
+        await store.insert_ledger(conn, self.ledger)
         await store.insert_stage_history(conn, self.history)
         await write_outbox(conn, outbox, self.outbox)

@@ -81,6 +81,17 @@ class BulkInsert:
             f"INSERT INTO {name} ({', '.join(quoted)}) "
             f"SELECT {', '.join(picks)} FROM unnest({', '.join(arrays)}) AS u({', '.join(quoted)}) {tail}"
         ).strip()
+        # Staged: the rows are copied into a session's temporary table of the same columns, then moved over in
+        # one statement (the DELETE empties the stage, so a second batch in the transaction starts from nothing).
+        self.stage_table = f"leadflow_stage_{table.name}"
+        self.create_stage = (
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{self.stage_table}" ON COMMIT DELETE ROWS AS '
+            f"SELECT {', '.join(quoted)} FROM {name} WITH NO DATA"
+        )
+        self.staged_sql = (
+            f'WITH staged AS (DELETE FROM "{self.stage_table}" RETURNING {", ".join(quoted)}) '
+            f"INSERT INTO {name} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM staged {tail}"
+        ).strip()
 
     def arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         out = []
@@ -93,14 +104,25 @@ class BulkInsert:
         if rows:
             await (await driver_connection(conn)).execute(self.sql, *self.arrays(rows))
 
+    def records(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Mappings as tuples in ``columns`` order, JSON columns as text: what ``copy`` and ``stage`` take."""
+        columns, json_columns = self.columns, self.json_columns
+        return [tuple(json_text(v) if c in json_columns and v is not None else v
+                      for c, v in zip(columns, map(row.get, columns))) for row in rows]
+
     async def copy(self, conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> None:
-        """Rows as tuples in ``columns`` order through binary ``COPY … FROM STDIN``: cheaper for PostgreSQL on
-        thousands of rows, for plain inserts only (no conflict clause, nothing returned, no JSON columns)."""
-        if self.json_columns:
-            raise TypeError(f"COPY into {self.table.name} would need its JSON columns encoded; use execute()")
+        """Rows as tuples in ``columns`` order (JSON columns as text) through binary ``COPY … FROM STDIN``:
+        cheaper than ``execute`` for both sides on many rows, for plain inserts only (no conflict clause, nothing
+        returned; for those, ``stage`` and then ``staged_sql``)."""
         if records:
             await (await driver_connection(conn)).copy_records_to_table(
                 self.table.name, schema_name=self.table.schema, columns=list(self.columns), records=records)
+
+    async def stage(self, db: Any, records: Sequence[tuple[Any, ...]]) -> None:
+        """Copy ``records`` into this session's stage table (made on first use); ``staged_sql`` then moves them into
+        the table with the conflict clause and ``RETURNING`` of this insert. ``db`` is the asyncpg connection."""
+        await db.execute(self.create_stage)
+        await db.copy_records_to_table(self.stage_table, columns=list(self.columns), records=records)
 
     async def fetch(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """For statements with ``RETURNING``: the returned rows (asyncpg records)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -140,19 +140,37 @@ STAGE_HISTORY_INSERT = BulkInsert(
 )
 
 
-async def upsert_statement(db: Any, states: Sequence[LeadState], model: ScoringModel) -> None:
-    """The lead upsert on the asyncpg connection ``db`` (rows built here, so ``in_flight`` overlaps that too)."""
-    if states:
-        await db.execute(LEAD_UPSERT.sql, *LEAD_UPSERT.arrays([_state_to_row(s, model) for s in states]))
+def lead_records(states: Iterable[LeadState], model: ScoringModel) -> list[tuple[Any, ...]]:
+    """Leads as ``LEAD_UPSERT`` records (for ``stage``)."""
+    return LEAD_UPSERT.records([_state_to_row(s, model) for s in states])
 
 
-async def insert_new_touchpoints(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+def ledger_record(lead_id: str, entry: LedgerEntry, model_hash: str, occurred_at: datetime) -> tuple[Any, ...]:
+    """One ledger line as a ``LEDGER_INSERT`` record (for ``COPY``)."""
+    return (lead_id, entry.touchpoint_id, entry.rule_id, entry.dimension, entry.points, entry.reason, entry.capped,
+            model_hash, occurred_at)
+
+
+async def stage_touchpoints(conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> Coroutine[Any, Any, set[str]]:
+    """Copy a batch's touchpoints (``TOUCHPOINT_INSERT`` records) in; returns the statement, to await or to run
+    ``in_flight``, that stores those not seen before and answers their ids (the others are duplicates)."""
+    db = await driver_connection(conn)
+    if records:
+        await TOUCHPOINT_INSERT.stage(db, records)
+    return _store_staged_touchpoints(db, bool(records))
+
+
+async def _store_staged_touchpoints(db: Any, any_staged: bool) -> set[str]:
+    return {r["event_id"] for r in await db.fetch(TOUCHPOINT_INSERT.staged_sql)} if any_staged else set()
+
+
+async def insert_new_touchpoints(conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> set[str]:
     """Insert touchpoints not seen before; return the ids that were new (duplicates are dropped)."""
-    return {r["event_id"] for r in await TOUCHPOINT_INSERT.fetch(conn, rows)}
+    return await (await stage_touchpoints(conn, records))
 
 
-async def insert_ledger(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await LEDGER_INSERT.execute(conn, rows)
+async def insert_ledger(conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> None:
+    await LEDGER_INSERT.copy(conn, records)
 
 
 async def insert_stage_history(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
