@@ -44,6 +44,20 @@ def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
+def random_touchpoint(rng: random.Random) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """Event id, type, properties and profile (empty four times in five) of one touchpoint from ``MIX``."""
+    kinds, weights = zip(*MIX)
+    kind = rng.choices(kinds, weights)[0]
+    props: dict[str, Any] = {}
+    if kind == "page_viewed":
+        props["page_url"] = PAGES[rng.randrange(len(PAGES))]
+    elif kind in ("form_submitted", "demo_requested"):
+        props["form_id"] = kind.split("_")[0]
+    profile = {"job_title": TITLES[rng.randrange(len(TITLES))], "company_size": rng.choice((5, 60, 500))} \
+        if rng.random() < 0.2 else {}
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4)), kind, props, profile
+
+
 class RecordFactory:
     def __init__(self) -> None:
         now = datetime.now(UTC)
@@ -68,22 +82,13 @@ class RecordFactory:
                lead_numbers: list[int] | None = None) -> Iterator[tuple[bytes, bytes]]:
         """``count`` touchpoints over ``leads`` leads (or over the given lead numbers), in time order."""
         rng = random.Random(seed)
-        kinds, weights = zip(*MIX)
         start = start or datetime.now(UTC) - timedelta(hours=2)
         step = timedelta(seconds=3600 / max(count, 1))  # within the last two hours: no decay review fires
         for i in range(count):
             n = lead_numbers[rng.randrange(len(lead_numbers))] if lead_numbers else rng.randrange(leads)
             email = lead_email(n)
-            kind = rng.choices(kinds, weights)[0]
-            props: dict[str, Any] = {}
-            if kind == "page_viewed":
-                props["page_url"] = PAGES[rng.randrange(len(PAGES))]
-            elif kind in ("form_submitted", "demo_requested"):
-                props["form_id"] = kind.split("_")[0]
-            profile = {"job_title": TITLES[rng.randrange(len(TITLES))], "company_size": rng.choice((5, 60, 500))} \
-                if rng.random() < 0.2 else None
-            event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            yield email.encode(), self.value(event_id, kind, email, start + step * i, props, profile)
+            event_id, kind, props, profile = random_touchpoint(rng)
+            yield email.encode(), self.value(event_id, kind, email, start + step * i, props, profile or None)
 
 
 def check_contract(value: bytes) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ import httpx
 
 from bench.core import Context, Measure, Metric, Outcome, Target
 from bench.infra import Service, isolated, libpq, say
-from bench.records import MIX, PAGES, TITLES, lead_email
+from bench.records import lead_email, random_touchpoint
 from leadflow_runtime.db import json_text
 from leadflow_scoring.adapters.store import LEAD_COLUMNS, LEDGER_INSERT, TOUCHPOINT_INSERT, _state_to_row
 from leadflow_scoring.domain.leads import Touchpoint
@@ -53,21 +52,11 @@ def _model() -> ScoringModel:
 def _history(rng: random.Random, n: int, start: datetime) -> list[Touchpoint]:
     """One to five touchpoints (three on average) of lead ``n`` within the last two hours, in time order:
     the same mix of types, pages, forms and profiles as the drain's records."""
-    kinds, weights = zip(*MIX)
     email = lead_email(n)
-    count = rng.randint(1, 5)
-    offsets = sorted(rng.random() * 7200 for _ in range(count))
+    offsets = sorted(rng.random() * 7200 for _ in range(rng.randint(1, 5)))
     tps = []
     for off in offsets:
-        kind = rng.choices(kinds, weights)[0]
-        props: dict[str, Any] = {}
-        if kind == "page_viewed":
-            props["page_url"] = PAGES[rng.randrange(len(PAGES))]
-        elif kind in ("form_submitted", "demo_requested"):
-            props["form_id"] = kind.split("_")[0]
-        profile = {"job_title": TITLES[rng.randrange(len(TITLES))], "company_size": rng.choice((5, 60, 500))} \
-            if rng.random() < 0.2 else {}
-        event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        event_id, kind, props, profile = random_touchpoint(rng)
         tps.append(Touchpoint(event_id, kind, start + timedelta(seconds=off), email, None,
                               MappingProxyType(profile), MappingProxyType(props)))
     return tps

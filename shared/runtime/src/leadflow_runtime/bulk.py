@@ -13,6 +13,7 @@ Statement-level triggers fire once per call, as for one multi-row ``INSERT``.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -83,7 +84,7 @@ class BulkInsert:
         ).strip()
         # Staged: the rows are copied into a session's temporary table of the same columns, then moved over in
         # one statement (the DELETE empties the stage, so a second batch in the transaction starts from nothing).
-        self.stage_table = f"leadflow_stage_{table.name}"
+        self.stage_table = f"leadflow_stage_{table.name}_{zlib.crc32(' '.join(self.columns).encode()):08x}"  # per column list
         self.create_stage = (
             f'CREATE TEMPORARY TABLE IF NOT EXISTS "{self.stage_table}" ON COMMIT DELETE ROWS AS '
             f"SELECT {', '.join(quoted)} FROM {name} WITH NO DATA"
