@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from leadflow_runtime.bulk import in_flight
 from leadflow_runtime.db import make_engine
@@ -137,3 +137,40 @@ async def test_stage_events_written_by_a_batch_wake_the_outbox_relay_at_commit(t
         await producer.stop()
     assert [p.partition for p in probes] == [r.partition for r in woken]
     assert len({r.partition for r in woken}) > 1  # the keys spread over partitions: the comparison means something
+
+
+async def test_many_rows_go_through_the_stage_and_a_few_as_arrays_to_the_same_effect(test_env):
+    """``BulkInsert.load``: 100 rows or more are copied into the stage table, fewer travel as arrays."""
+    from datetime import UTC, datetime
+
+    from leadflow_runtime.bulk import STAGE_FROM_ROWS, driver_connection
+    from leadflow_scoring.adapters.store import TOUCHPOINT_INSERT
+
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    records = [(f"bulk-{i}", "00000000-0000-0000-0000-00000000000b", "page_viewed", at, at, None,
+                '{"company":"Firm"}', "{}", 0, i) for i in range(150)]
+    engine = make_engine(test_env.database_url)
+    try:
+        async with engine.connect() as conn:
+            db = await driver_connection(conn)
+            outside = await (await TOUCHPOINT_INSERT.load(db, records[140:], fetch=True))  # no transaction: arrays
+            with pytest.raises(RuntimeError, match="outside a transaction"):
+                await TOUCHPOINT_INSERT.stage(db, records)
+            async with conn.begin() as tx:
+                await conn.execute(text("SELECT 1"))  # SQLAlchemy opens the transaction with its first statement
+                staged = await (await TOUCHPOINT_INSERT.load(db, records[:120], fetch=True))
+                arrays = await (await TOUCHPOINT_INSERT.load(db, records[100:], fetch=True))  # 20 seen, 30 new
+                again = await (await TOUCHPOINT_INSERT.load(db, records, fetch=True))  # all seen
+                stored = await db.fetch("SELECT event_id, profile FROM scoring.touchpoints WHERE event_id LIKE 'bulk-%'")
+                left = await db.fetchval(f'SELECT count(*) FROM "{TOUCHPOINT_INSERT.stage_table}"')
+                await tx.rollback()
+            await db.execute("DELETE FROM scoring.touchpoints WHERE event_id LIKE 'bulk-%'")
+    finally:
+        await engine.dispose()
+    assert 50 < STAGE_FROM_ROWS <= 120
+    assert sorted(r["event_id"] for r in outside) == sorted(f"bulk-{i}" for i in range(140, 150))  # committed
+    assert sorted(r["event_id"] for r in staged) == sorted(f"bulk-{i}" for i in range(120))
+    assert sorted(r["event_id"] for r in arrays) == sorted(f"bulk-{i}" for i in range(120, 140))  # 140-149 stored
+    assert again == []
+    assert len(stored) == 150 and {r["profile"]["company"] for r in stored} == {"Firm"}
+    assert left == 0  # the statement emptied the stage

@@ -70,9 +70,9 @@ class Writes:
 
     async def flush(self, conn: AsyncConnection) -> None:
         db = await driver_connection(conn)
-        if self.leads:
-            await store.LEAD_UPSERT.stage(db, store.lead_records(self.leads.values(), self.model))
-        async with in_flight(db.execute(store.LEAD_UPSERT.staged_sql) if self.leads else asyncio.sleep(0)):
+        upsert = await store.LEAD_UPSERT.load(db, store.lead_records(self.leads.values(), self.model)) if self.leads \
+            else asyncio.sleep(0)
+        async with in_flight(upsert):
             self._events()  # while PostgreSQL updates the leads
         await store.insert_ledger(conn, self.ledger)
         await store.insert_stage_history(conn, self.history)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from leadflow_runtime.db import json_text
 
 _DIALECT = postgresql.dialect()
+STAGE_FROM_ROWS = 100  # below this, arrays in one statement beat a stage table (three more round trips)
 T = TypeVar("T")
 
 
@@ -119,9 +120,24 @@ class BulkInsert:
             await (await driver_connection(conn)).copy_records_to_table(
                 self.table.name, schema_name=self.table.schema, columns=list(self.columns), records=records)
 
+    async def load(self, db: Any, records: Sequence[tuple[Any, ...]], *, fetch: bool = False) -> Coroutine[Any, Any, Any]:
+        """Get ``records`` ready to go in and return the statement that puts them in (to await, or to run
+        ``in_flight``; with ``fetch`` it answers the ``RETURNING`` rows). Many rows are staged (``stage``); a few
+        go as arrays in the statement itself, which saves the stage's round trips (and so do rows written outside
+        a transaction, which a stage would lose at the implicit commit)."""
+        if len(records) >= STAGE_FROM_ROWS and db.is_in_transaction():
+            await self.stage(db, records)
+            sql, args = self.staged_sql, []
+        else:
+            sql, args = self.sql, [list(column) for column in zip(*records)] or [[] for _ in self.columns]
+        return db.fetch(sql, *args) if fetch else db.execute(sql, *args)
+
     async def stage(self, db: Any, records: Sequence[tuple[Any, ...]]) -> None:
         """Copy ``records`` into this session's stage table (made on first use); ``staged_sql`` then moves them into
-        the table with the conflict clause and ``RETURNING`` of this insert. ``db`` is the asyncpg connection."""
+        the table with the conflict clause and ``RETURNING`` of this insert. ``db`` is the asyncpg connection, in a
+        transaction: the stage empties itself at every commit, an implicit one included."""
+        if not db.is_in_transaction():
+            raise RuntimeError(f"staging rows for {self.table.name} outside a transaction would lose them at once")
         await db.execute(self.create_stage)
         await db.copy_records_to_table(self.stage_table, columns=list(self.columns), records=records)
 

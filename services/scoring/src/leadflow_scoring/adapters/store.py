@@ -152,16 +152,13 @@ def ledger_record(lead_id: str, entry: LedgerEntry, model_hash: str, occurred_at
 
 
 async def stage_touchpoints(conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> Coroutine[Any, Any, set[str]]:
-    """Copy a batch's touchpoints (``TOUCHPOINT_INSERT`` records) in; returns the statement, to await or to run
+    """Get a batch's touchpoints (``TOUCHPOINT_INSERT`` records) ready; returns the statement, to await or to run
     ``in_flight``, that stores those not seen before and answers their ids (the others are duplicates)."""
-    db = await driver_connection(conn)
-    if records:
-        await TOUCHPOINT_INSERT.stage(db, records)
-    return _store_staged_touchpoints(db, bool(records))
+    return _new_ids(await TOUCHPOINT_INSERT.load(await driver_connection(conn), records, fetch=True) if records else None)
 
 
-async def _store_staged_touchpoints(db: Any, any_staged: bool) -> set[str]:
-    return {r["event_id"] for r in await db.fetch(TOUCHPOINT_INSERT.staged_sql)} if any_staged else set()
+async def _new_ids(statement: Coroutine[Any, Any, list[Any]] | None) -> set[str]:
+    return {r["event_id"] for r in await statement} if statement is not None else set()
 
 
 async def insert_new_touchpoints(conn: AsyncConnection, records: Sequence[tuple[Any, ...]]) -> set[str]:
