@@ -140,9 +140,3 @@ class BulkInsert:
             raise RuntimeError(f"staging rows for {self.table.name} outside a transaction would lose them at once")
         await db.execute(self.create_stage)
         await db.copy_records_to_table(self.stage_table, columns=list(self.columns), records=records)
-
-    async def fetch(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """For statements with ``RETURNING``: the returned rows (asyncpg records)."""
-        if not rows:
-            return []
-        return list(await (await driver_connection(conn)).fetch(self.sql, *self.arrays(rows)))
